@@ -1,0 +1,25 @@
+# The controller's Python environment, from requirements.txt. Sourced by
+# scripts/setup.
+# shellcheck shell=bash
+
+ensure_venv() {
+  local stamp="$AIP_VENV/.requirements.sha256" want
+  want=$(sha256sum "$AIP_ROOT/requirements.txt" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing controller dependencies into $AIP_VENV"
+    [ -x "$AIP_VENV/bin/python" ] || python3 -m venv "$AIP_VENV"
+    "$AIP_VENV/bin/pip" install -q --disable-pip-version-check -r "$AIP_ROOT/requirements.txt" \
+      || die "pip install -r requirements.txt failed"
+    echo "$want" >"$stamp"
+  fi
+  # The collection under test, found by name like an installed one.
+  mkdir -p "$AIP_STATE/collections/ansible_collections/aiplatform"
+  ln -sfn "$AIP_ROOT" "$AIP_STATE/collections/ansible_collections/aiplatform/infra"
+}
+
+activate_venv() {
+  # shellcheck disable=SC1091
+  . "$AIP_VENV/bin/activate"
+  export ANSIBLE_COLLECTIONS_PATH="$AIP_STATE/collections"
+  export ANSIBLE_CONFIG="$AIP_ROOT/ansible.cfg"
+}
