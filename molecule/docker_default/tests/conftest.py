@@ -1,0 +1,25 @@
+"""Fixtures for the docker role's scenarios."""
+
+import pytest
+
+TEST_IMAGE = "aip-test/busybox:latest"
+_BUILD = r"""
+set -e
+root=$(mktemp -d)
+mkdir -p "$root/bin" "$root/build"
+cp /bin/busybox "$root/bin/busybox"
+tar -C "$root" -c bin | docker import - aip-test/busybox:base >/dev/null
+printf 'FROM aip-test/busybox:base\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n' \
+  >"$root/build/Dockerfile"
+docker build -q -t {image} "$root/build" >/dev/null
+rm -rf "$root"
+"""
+
+
+@pytest.fixture(scope="module")
+def test_image(host):
+    """A busybox image built on the host itself: no registry is reachable."""
+    with host.sudo():
+        if host.run("docker image inspect %s" % TEST_IMAGE).rc != 0:
+            host.check_output(_BUILD.format(image=TEST_IMAGE))
+    return TEST_IMAGE
