@@ -114,8 +114,7 @@ def merge_fragments(fragments):
 def _leaf_paths(settings, prefix=()):
     for key, value in settings.items():
         if isinstance(value, dict) and value:
-            for leaf in _leaf_paths(value, prefix + (key,)):
-                yield leaf
+            yield from _leaf_paths(value, prefix + (key,))
         else:
             yield '.'.join(prefix + (key,))
 

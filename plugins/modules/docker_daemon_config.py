@@ -28,7 +28,7 @@ description:
     fragment C(00-adopted) the first time the module runs.
   - The module does not restart Docker; notify a handler on change.
 author:
-  - aiplatform.infra maintainers
+  - aiplatform.infra maintainers (@aiplatform)
 attributes:
   check_mode:
     support: full

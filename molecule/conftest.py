@@ -1,4 +1,4 @@
-"""Fixtures for the docker role's scenarios."""
+"""Fixtures shared by the Molecule scenarios' testinfra tests."""
 
 import pytest
 
