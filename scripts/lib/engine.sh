@@ -2,7 +2,7 @@
 # scripts/setup.
 # shellcheck shell=bash
 
-AIP_HOST_PACKAGES="docker.io debootstrap openssh-client rsync git"
+AIP_HOST_PACKAGES="docker.io debootstrap openssh-client rsync git shellcheck"
 
 install_host_packages() {
   local missing=() pkg

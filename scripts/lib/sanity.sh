@@ -14,5 +14,5 @@ print(get_venv_packages(NativePythonConfig(version="3.11"))["pip"])' 2>/dev/null
   git -C "$AIP_ROOT" ls-files -z --cached --others --exclude-standard \
     | rsync -a --from0 --files-from=- "$AIP_ROOT/" "$dest/"
   (cd "$dest" && git init -q && git add -A)
-  (cd "$dest" && ansible-test sanity --python 3.11 --color no "$@")
+  (cd "$dest" && ansible-test sanity --python 3.11 --color no)
 }
