@@ -9,8 +9,8 @@ install_collection() {
   rm -rf "$dist" "$AIP_STATE/installed"
   ansible-galaxy collection build --force --output-path "$dist" "$AIP_ROOT" >/dev/null
   tarball=$(ls "$dist"/aiplatform-infra-*.tar.gz)
+  export ANSIBLE_COLLECTIONS_PATH="$AIP_STATE/installed"
   # Dependencies come from the pinned `ansible` package: Galaxy is not reached.
   ansible-galaxy collection install --no-deps --force -p "$AIP_STATE/installed" "$tarball" >/dev/null
-  export ANSIBLE_COLLECTIONS_PATH="$AIP_STATE/installed"
   log "installed $(basename "$tarball") into $AIP_STATE/installed"
 }

@@ -36,6 +36,15 @@ def test_daemon_json_is_the_merge_of_fragments(host):
     assert not host.file("/etc/docker/daemon.json.d/50-operator.json").exists
 
 
+def test_compose_plugin_where_the_release_ships_one(host):
+    result = host.run("docker compose version")
+    if host.system_info.codename == "bookworm":
+        assert result.rc != 0  # Debian 12's docker-compose is v1, no CLI plugin
+    else:
+        assert result.rc == 0, result.stderr
+        assert "Docker Compose version" in result.stdout
+
+
 def test_no_tcp_socket(host):
     listeners = host.check_output("ss -Hltnp")
     assert "dockerd" not in listeners
