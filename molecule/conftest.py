@@ -1,5 +1,7 @@
 """Fixtures shared by the Molecule scenarios' testinfra tests."""
 
+import json
+
 import pytest
 
 TEST_IMAGE = "aip-test/busybox:latest"
@@ -23,3 +25,15 @@ def test_image(host):
         if host.run("docker image inspect %s" % TEST_IMAGE).rc != 0:
             host.check_output(_BUILD.format(image=TEST_IMAGE))
     return TEST_IMAGE
+
+
+@pytest.fixture
+def container_log_config(host, test_image):
+    """The log settings a new container gets from the daemon's defaults."""
+    name = "aip-log-config"
+    host.run("docker rm -f %s" % name)
+    host.check_output("docker create --name %s %s true" % (name, test_image))
+    try:
+        return json.loads(host.check_output("docker inspect --format '{{json .HostConfig.LogConfig}}' %s" % name))
+    finally:
+        host.run("docker rm -f %s" % name)

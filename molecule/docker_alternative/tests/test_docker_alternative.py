@@ -24,13 +24,8 @@ def test_daemon_runs_with_the_merged_settings(host):
     assert info["RegistryConfig"]["Mirrors"] == ["https://mirror.lab.invalid/"]
 
 
-def test_operator_log_size_reaches_containers(host, test_image):
-    name = "aip-alt-logopts"
-    host.run("docker rm -f %s" % name)
-    host.check_output("docker create --name %s %s true" % (name, test_image))
-    config = json.loads(host.check_output("docker inspect --format '{{json .HostConfig.LogConfig}}' %s" % name))
-    host.run("docker rm -f %s" % name)
-    assert config["Config"]["max-size"] == "50m"
+def test_operator_log_size_reaches_containers(container_log_config):
+    assert container_log_config["Config"] == {"max-file": "3", "max-size": "50m"}
 
 
 def test_container_runs_with_default_ulimit(host, test_image):

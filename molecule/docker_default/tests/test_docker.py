@@ -50,13 +50,8 @@ def test_no_tcp_socket(host):
     assert "dockerd" not in listeners
 
 
-def test_log_rotation_reaches_containers(host, test_image):
-    name = "aip-logopts"
-    host.run("docker rm -f %s" % name)
-    host.check_output("docker create --name %s %s true" % (name, test_image))
-    config = json.loads(host.check_output("docker inspect --format '{{json .HostConfig.LogConfig}}' %s" % name))
-    host.run("docker rm -f %s" % name)
-    assert config == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
+def test_log_rotation_reaches_containers(container_log_config):
+    assert container_log_config == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
 
 
 def test_container_from_local_image_runs(host, test_image):
