@@ -22,4 +22,7 @@ activate_venv() {
   . "$AIP_VENV/bin/activate"
   export ANSIBLE_COLLECTIONS_PATH="$AIP_STATE/collections"
   export ANSIBLE_CONFIG="$AIP_ROOT/ansible.cfg"
+  # Keep Ansible's own state (Molecule's copy of this collection among it)
+  # out of the user's ~/.ansible, where a stale copy would shadow the tree.
+  export ANSIBLE_HOME="$AIP_STATE/ansible-home"
 }
