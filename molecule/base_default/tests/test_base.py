@@ -32,25 +32,18 @@ def test_admin_user_logs_in_with_key_and_has_sudo(host):
     assert result.stdout.strip() == "root"
 
 
-def test_password_login_is_not_offered(host):
+@pytest.mark.parametrize("login, refusal", [
+    # A password is not even offered.
+    ("-o PreferredAuthentications=password -o PubkeyAuthentication=no ops@127.0.0.1", "Permission denied (publickey)"),
+    # Root has the key in authorized_keys (prepare): only PermitRootLogin refuses it.
+    ("-i /root/ops_key root@127.0.0.1", "Permission denied"),
+    ("-c aes128-cbc -i /root/ops_key ops@127.0.0.1", "no matching cipher"),
+], ids=["password", "root", "cbc-cipher"])
+def test_login_refused(host, login, refusal):
     with host.sudo():
-        result = host.run(SSH + "-o PreferredAuthentications=password -o PubkeyAuthentication=no ops@127.0.0.1 true")
+        result = host.run(SSH + login + " true")
     assert result.rc == 255
-    assert "Permission denied (publickey)" in result.stderr
-
-
-def test_root_login_refused_even_with_an_authorized_key(host):
-    with host.sudo():
-        result = host.run(SSH + "-i /root/ops_key root@127.0.0.1 true")
-    assert result.rc == 255
-    assert "Permission denied" in result.stderr
-
-
-def test_weak_cipher_refused(host):
-    with host.sudo():
-        result = host.run(SSH + "-c aes128-cbc -i /root/ops_key ops@127.0.0.1 true")
-    assert result.rc == 255
-    assert "no matching cipher" in result.stderr
+    assert refusal in result.stderr
 
 
 def test_time_zone_and_chrony(host):
