@@ -18,13 +18,21 @@ rm -rf "$root"
 """
 
 
+@pytest.fixture(scope="session")
+def test_image_on():
+    """Builds the busybox test image on a testinfra host (no registry is reachable)."""
+    def build(host):
+        with host.sudo():
+            if host.run("docker image inspect %s" % TEST_IMAGE).rc != 0:
+                host.check_output(_BUILD.format(image=TEST_IMAGE))
+        return TEST_IMAGE
+    return build
+
+
 @pytest.fixture(scope="module")
-def test_image(host):
-    """A busybox image built on the host itself: no registry is reachable."""
-    with host.sudo():
-        if host.run("docker image inspect %s" % TEST_IMAGE).rc != 0:
-            host.check_output(_BUILD.format(image=TEST_IMAGE))
-    return TEST_IMAGE
+def test_image(host, test_image_on):
+    """The busybox test image, on the host under test."""
+    return test_image_on(host)
 
 
 @pytest.fixture

@@ -1,6 +1,9 @@
 """The base role's baseline, seen from the host."""
 
+import os
+
 import pytest
+import testinfra
 
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 "
 
@@ -65,3 +68,61 @@ def test_unattended_upgrades_enabled_without_reboot(host):
     assert 'APT::Periodic::Unattended-Upgrade "1";' in config
     assert 'Unattended-Upgrade::Automatic-Reboot "false";' in config
     assert host.package("unattended-upgrades").is_installed
+
+
+def test_host_name_and_inventory_hosts(host):
+    name = host.backend.get_hostname()
+    assert host.check_output("hostname") == name
+    hosts = host.file("/etc/hosts").content_string
+    assert "# BEGIN aiplatform.infra: inventory hosts" in hosts
+    # Both scenario hosts, by the addresses their facts gave.
+    for other in ("deb12", "deb13"):
+        peer = testinfra.get_host("ansible://" + other, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+        address = peer.interface("eth0").addresses[0]
+        assert "%s %s\n" % (address, other) in hosts
+
+
+def test_locale_is_generated_and_set(host):
+    assert "en_US.utf8" in host.check_output("locale -a").split()
+    assert "LANG=en_US.UTF-8" in host.file("/etc/default/locale").content_string
+
+
+@pytest.mark.parametrize("key, value", [
+    ("net.ipv4.conf.all.accept_redirects", "0"),
+    ("net.ipv4.conf.all.send_redirects", "0"),
+    ("net.ipv4.conf.all.rp_filter", "1"),
+    ("net.ipv4.tcp_syncookies", "1"),
+    ("net.core.somaxconn", "4096"),
+])
+def test_network_sysctls_are_live(host, key, value):
+    assert host.check_output("sysctl -n %s" % key) == value
+
+
+def test_kernel_sysctls_are_written_for_boot(host):
+    # Global keys are not set live in a container (they belong to the machine's kernel).
+    config = host.file("/etc/sysctl.d/90-aiplatform.conf").content_string.splitlines()
+    for line in ("vm.swappiness=10", "kernel.kptr_restrict=2", "fs.suid_dumpable=0", "vm.max_map_count=262144"):
+        assert line in config
+
+
+def test_no_core_dumps_for_a_login(host):
+    with host.sudo():
+        result = host.run(SSH + "-i /root/ops_key ops@127.0.0.1 'ulimit -Hc'")
+    assert result.stdout.strip() == "0", result.stderr
+
+
+@pytest.mark.parametrize("path, mode", [("/etc/crontab", 0o600), ("/etc/cron.d", 0o700), ("/etc/ssh/sshd_config", 0o600)])
+def test_modes_are_tightened(host, path, mode):
+    assert host.file(path).mode == mode
+
+
+def test_unwanted_packages_are_gone_and_modules_blocked(host):
+    assert not host.package("telnetd").is_installed
+    assert "install cramfs /bin/false" in host.file("/etc/modprobe.d/aiplatform-blocked.conf").content_string
+
+
+def test_firewall_drops_by_default_and_lets_ssh_in(host):
+    with host.sudo():
+        chain = host.check_output("nft list chain inet aiplatform input")
+    assert "policy drop" in chain
+    assert "tcp dport 22 accept" in chain
