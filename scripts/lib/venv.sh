@@ -26,3 +26,10 @@ activate_venv() {
   # out of the user's ~/.ansible, where a stale copy would shadow the tree.
   export ANSIBLE_HOME="$AIP_STATE/ansible-home"
 }
+
+# forget_collection_copy: Molecule and ansible-lint put a copy (or a link) of
+# this collection in ANSIBLE_HOME, found before the tree; a copy from an
+# earlier run lacks what was added since. Remove it before each stage.
+forget_collection_copy() {
+  rm -rf "$ANSIBLE_HOME/collections/ansible_collections/aiplatform"
+}
