@@ -1,0 +1,160 @@
+"""The PostgreSQL role across a primary, two replicas and two client hosts.
+
+Clients act from their own hosts over the scenario's network; the database
+hosts are queried as the postgres OS user over the local socket.
+"""
+
+import os
+import time
+
+import pytest
+import testinfra
+
+ADDRESS = {"pg-1": "172.30.79.21", "pg-2": "172.30.79.22", "pg-3": "172.30.79.23"}
+PRIMARY, REPLICAS = "pg-1", ("pg-2", "pg-3")
+CA = "/etc/postgresql/aiplatform-tls/ca.crt"
+APP_DSN = "host=%s dbname=appdb user=app password=lab-app-secret sslmode=%s sslrootcert=/tmp/ca.crt connect_timeout=5"
+
+
+def host(name):
+    return testinfra.get_host("ansible://" + name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+def sql(name, query, db="postgres"):
+    """Runs a query as postgres over the local socket; returns its unaligned rows."""
+    return host(name).check_output("runuser -u postgres -- psql -XAtq -d %s -c %s" % (db, _quote(query)))
+
+
+def _quote(text):
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+@pytest.fixture(scope="module")
+def app():
+    """The app host, with the cluster's CA to check the servers against."""
+    app = host("pg-app")
+    ca = host(PRIMARY).check_output("cat %s" % CA)
+    app.check_output("printf '%%s\\n' %s > /tmp/ca.crt" % _quote(ca))
+    return app
+
+
+def app_psql(app, target, query, sslmode="verify-full"):
+    return app.run("psql -XAtq %s -c %s" % (_quote(APP_DSN % (ADDRESS[target], sslmode)), _quote(query)))
+
+
+def test_rows_written_on_the_primary_reach_both_replicas(app):
+    marker = "row-%d" % time.time_ns()
+    result = app_psql(app, PRIMARY, "CREATE TABLE IF NOT EXISTS t (v text); INSERT INTO t VALUES ('%s')" % marker)
+    assert result.rc == 0, result.stderr
+    for replica in REPLICAS:
+        for _attempt in range(30):
+            if sql(replica, "SELECT count(*) FROM t WHERE v = '%s'" % marker, db="appdb") == "1":
+                break
+            time.sleep(1)
+        else:
+            pytest.fail("%s did not replay the row" % replica)
+
+
+def test_both_replicas_stream_over_tls_into_their_slots():
+    rows = sql(PRIMARY, """
+        SELECT r.application_name, r.state, s.ssl, r.client_addr, sl.slot_name, sl.active
+        FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+        JOIN pg_replication_slots sl ON sl.active_pid = r.pid ORDER BY 1""").splitlines()
+    assert rows == [
+        "pg_2|streaming|t|172.30.79.22|pg_2|t",
+        "pg_3|streaming|t|172.30.79.23|pg_3|t",
+    ]
+
+
+def test_replicas_check_the_primary_certificate_by_its_address():
+    for replica in REPLICAS:
+        conninfo = sql(replica, "SELECT conninfo FROM pg_stat_wal_receiver")
+        assert "sslmode=verify-full" in conninfo
+        assert "host=172.30.79.21" in conninfo
+
+
+def test_quorum_commit_is_configured():
+    assert sql(PRIMARY, "SHOW synchronous_standby_names") == "ANY 1 (pg_2, pg_3)"
+    assert sorted(sql(PRIMARY, "SELECT sync_state FROM pg_stat_replication").split()) == ["quorum", "quorum"]
+
+
+def test_a_replica_refuses_writes():
+    result = host("pg-2").run("runuser -u postgres -- psql -XAtq -d appdb -c 'CREATE TABLE refused (v int)'")
+    assert result.rc != 0
+    assert "read-only transaction" in result.stderr
+
+
+def test_the_app_host_connects_only_over_tls(app):
+    assert app_psql(app, PRIMARY, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").stdout.strip() == "t"
+    plain = app_psql(app, PRIMARY, "SELECT 1", sslmode="disable")
+    assert plain.rc != 0
+    assert "no pg_hba.conf entry" in plain.stderr and "no encryption" in plain.stderr
+
+
+def test_the_app_host_reaches_only_its_database(app):
+    other_db = app.run("psql -XAtq %s -c 'SELECT 1'" % _quote(
+        (APP_DSN % (ADDRESS[PRIMARY], "verify-full")).replace("dbname=appdb", "dbname=postgres")))
+    assert other_db.rc != 0
+    assert "no pg_hba.conf entry" in other_db.stderr
+
+
+def test_a_host_pg_hba_does_not_list_cannot_connect():
+    other = host("pg-other")
+    other.check_output("printf '%%s\\n' %s > /tmp/ca.crt" % _quote(host(PRIMARY).check_output("cat %s" % CA)))
+    result = other.run("psql -XAtq %s -c 'SELECT 1'" % _quote(APP_DSN % (ADDRESS[PRIMARY], "verify-full")))
+    assert result.rc != 0
+    assert 'no pg_hba.conf entry for host "172.30.79.12"' in result.stderr
+
+
+def test_pg_hba_has_only_hostssl_and_local_peer_lines():
+    rules = sql(PRIMARY, "SELECT type, auth_method, coalesce(address, '') FROM pg_hba_file_rules").splitlines()
+    assert {r.split("|")[0] for r in rules} == {"local", "hostssl"}
+    assert {r.split("|")[1] for r in rules} == {"peer", "scram-sha-256"}
+    assert not [r for r in rules if r.endswith("|0.0.0.0") or r.endswith("|::")]
+
+
+def test_passwords_are_scram_and_public_has_no_grant_on_the_app_database():
+    assert sql(PRIMARY, "SELECT rolpassword ~ '^SCRAM-SHA-256\\$' FROM pg_authid WHERE rolname = 'app'") == "t"
+    acl = sql(PRIMARY, "SELECT array_to_string(datacl, ' ') FROM pg_database WHERE datname = 'appdb'")
+    assert [item for item in acl.split() if item.startswith("=")] == []
+    assert sql(PRIMARY, "SELECT has_schema_privilege('public', 'public', 'CREATE')", db="appdb") == "f"
+    assert sql(PRIMARY, "SELECT extname FROM pg_extension WHERE extname = 'pgcrypto'", db="appdb") == "pgcrypto"
+
+
+def test_the_monitoring_role_has_pg_monitor_over_peer():
+    db = host(PRIMARY)
+    assert db.check_output(
+        "runuser -u postgres -- psql -XAtq -U aip_monitor -d postgres -c "
+        "\"SELECT pg_has_role('pg_monitor', 'MEMBER')\"") == "t"
+
+
+def test_log_lines_carry_time_user_database_and_client(app):
+    app_psql(app, PRIMARY, "SELECT pg_sleep(1.1)")
+    log = host(PRIMARY).check_output("cat /var/log/postgresql/postgresql-15-main.log")
+    assert "user=app,db=appdb,client=172.30.79.11" in log
+    assert "connection authorized: user=app database=appdb" in log
+    assert "disconnection:" in log
+    assert "duration:" in log and "pg_sleep(1.1)" in log
+
+
+def test_settings_are_derived_overridable_and_nothing_waits_for_a_restart():
+    mem_kb = int(host(PRIMARY).check_output("awk '/MemTotal/ {print $2}' /proc/meminfo"))
+    cache_mb = int(sql(PRIMARY, "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'effective_cache_size'"))
+    assert abs(cache_mb - mem_kb // 1024 * 3 // 4) <= 1
+    assert sql(PRIMARY, "SHOW shared_buffers") == "256MB"  # postgresql_settings beats the derived 1/4
+    for name in (PRIMARY,) + REPLICAS:
+        assert sql(name, "SELECT count(*) FROM pg_settings WHERE pending_restart") == "0"
+    assert sql(PRIMARY, "SHOW max_slot_wal_keep_size") == "64MB"
+
+
+def test_a_stopped_replica_slot_stops_holding_wal_at_the_bound():
+    """Last: it leaves pg-3 stopped and its slot lost."""
+    host("pg-3").check_output("systemctl stop postgresql@15-main")
+    for i in range(12):
+        sql(PRIMARY, "INSERT INTO t SELECT 'wal-%d-' || g FROM generate_series(1, 1000) g; SELECT pg_switch_wal()" % i,
+            db="appdb")
+    sql(PRIMARY, "CHECKPOINT")
+    # 192 MB of WAL went by: past the 64 MB bound the checkpoint gives the
+    # slot's WAL up (without a bound the slot would keep all of it).
+    assert sql(PRIMARY, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'pg_3'") == "lost"
+    assert sql(PRIMARY, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'pg_2'") == "reserved"
