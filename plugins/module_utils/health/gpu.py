@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""NVIDIA GPU check: through NVML (nvidia-ml-py) where the host has it, else nvidia-smi.
+
+Both sources are reduced to the same per-GPU records, graded by
+``gpu_metrics``. XID errors come from the kernel log. A host without an
+NVIDIA device on the PCI bus skips the check with that reason.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import os
+import re
+import traceback
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.health.common import (
+    FAIL, OK, SKIP, WARN, CheckError, grade, metric)
+
+try:
+    import pynvml
+    NVML_IMPORT_ERROR = None
+except ImportError:
+    pynvml = None
+    NVML_IMPORT_ERROR = traceback.format_exc()
+
+SMI_FIELDS = ('index', 'name', 'driver_version', 'temperature.gpu', 'memory.used', 'memory.total',
+              'ecc.errors.uncorrected.volatile.total', 'persistence_mode')
+SMI_PATHS = ('/usr/local/nvidia/bin/nvidia-smi', '/usr/bin/nvidia-smi')
+# XIDs that mean the GPU or its memory needs attention (NVIDIA's XID catalogue):
+# 48 double-bit ECC, 63/64 row remapping, 74 NVLink, 79 fallen off the bus,
+# 92 high single-bit ECC rate, 94/95 contained/uncontained ECC.
+CRITICAL_XIDS = frozenset((48, 63, 64, 74, 79, 92, 94, 95))
+_XID_RE = re.compile(r'NVRM: Xid \(PCI:([0-9a-fA-F:.]+)\): (\d+)')
+
+
+def count_pci_gpus(root='/sys/bus/pci/devices'):
+    """NVIDIA display/3D controllers (vendor 0x10de, class 0x03) on the PCI bus."""
+    count = 0
+    for device in glob.glob(os.path.join(root, '*')):
+        try:
+            with open(os.path.join(device, 'vendor')) as vendor, open(os.path.join(device, 'class')) as cls:
+                if vendor.read().strip() == '0x10de' and cls.read().strip().startswith('0x03'):
+                    count += 1
+        except (IOError, OSError):
+            continue
+    return count
+
+
+def _number(text, field):
+    text = text.strip()
+    if text in ('[N/A]', 'N/A', '[Not Supported]'):
+        return None
+    try:
+        return float(text) if '.' in text else int(text)
+    except ValueError:
+        raise CheckError('nvidia-smi gave %r for %s, not a number' % (text, field))
+
+
+def parse_smi(text):
+    """``nvidia-smi --query-gpu=<SMI_FIELDS> --format=csv,noheader,nounits`` output as GPU records."""
+    gpus = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        cells = [cell.strip() for cell in line.split(',')]
+        if len(cells) != len(SMI_FIELDS):
+            raise CheckError('unexpected nvidia-smi line (%d fields, %d expected): %r'
+                             % (len(cells), len(SMI_FIELDS), line))
+        gpus.append(dict(index=_number(cells[0], 'index'), name=cells[1], driver=cells[2],
+                         temperature=_number(cells[3], 'temperature.gpu'),
+                         memory_used=_number(cells[4], 'memory.used'),
+                         memory_total=_number(cells[5], 'memory.total'),
+                         ecc_uncorrected=_number(cells[6], 'ecc.errors.uncorrected.volatile.total'),
+                         persistence=cells[7] == 'Enabled'))
+    if not gpus:
+        raise CheckError('nvidia-smi listed no GPU')
+    return gpus
+
+
+def read_nvml(nvml):
+    """GPU records from NVML (the ``pynvml`` module of nvidia-ml-py, or a mock of it)."""
+    nvml.nvmlInit()
+    try:
+        driver = nvml.nvmlSystemGetDriverVersion()
+        driver = driver.decode() if isinstance(driver, bytes) else driver
+        gpus = []
+        for index in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            name = nvml.nvmlDeviceGetName(handle)
+            memory = nvml.nvmlDeviceGetMemoryInfo(handle)
+            try:
+                ecc = nvml.nvmlDeviceGetTotalEccErrors(handle, nvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
+                                                       nvml.NVML_VOLATILE_ECC)
+            except nvml.NVMLError:   # ECC not supported on this card
+                ecc = None
+            gpus.append(dict(index=index, name=name.decode() if isinstance(name, bytes) else name, driver=driver,
+                             temperature=nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU),
+                             memory_used=memory.used // (1024 * 1024), memory_total=memory.total // (1024 * 1024),
+                             ecc_uncorrected=ecc,
+                             persistence=nvml.nvmlDeviceGetPersistenceMode(handle) == nvml.NVML_FEATURE_ENABLED))
+        return gpus
+    finally:
+        nvml.nvmlShutdown()
+
+
+def parse_xids(text):
+    """(pci, xid) pairs from kernel log lines."""
+    return [(found.group(1), int(found.group(2))) for found in _XID_RE.finditer(text)]
+
+
+def gpu_metrics(gpus, xids, spec):
+    metrics = []
+    if spec['count'] is not None:
+        metrics.append(metric('count', OK if len(gpus) == spec['count'] else FAIL, len(gpus), spec['count'],
+                              '%d GPU(s) visible, %d expected' % (len(gpus), spec['count'])))
+    drivers = sorted(set(gpu['driver'] for gpu in gpus))
+    metrics.append(metric('driver', OK, ', '.join(drivers), None, 'driver %s' % ', '.join(drivers)))
+    for gpu in gpus:
+        label = 'gpu%s' % gpu['index']
+        if gpu['temperature'] is not None:
+            metrics.append(grade('%s temperature' % label, gpu['temperature'],
+                                 spec['temperature_warn'], spec['temperature_fail'], 'C'))
+        if gpu['memory_used'] is not None and gpu['memory_total']:
+            metrics.append(grade('%s memory_used_pct' % label,
+                                 round(100.0 * gpu['memory_used'] / gpu['memory_total'], 1),
+                                 spec['memory_warn_pct'], spec['memory_fail_pct'], '%'))
+        if gpu['ecc_uncorrected'] is not None:
+            metrics.append(grade('%s ecc_uncorrected' % label, gpu['ecc_uncorrected'], None, 1))
+        if spec['persistence'] and not gpu['persistence']:
+            metrics.append(metric('%s persistence' % label, WARN, False, True,
+                                  '%s persistence mode is off' % label))
+    if xids is None:
+        metrics.append(metric('xid', WARN, None, 0, 'kernel log not readable: XID errors unknown'))
+        return metrics
+    critical = sorted(set(xid for _pci, xid in xids if xid in CRITICAL_XIDS))
+    if critical:
+        metrics.append(metric('xid', FAIL, len(xids), 0, 'critical XID error(s) in the kernel log: %s'
+                              % ', '.join(str(x) for x in critical)))
+    elif xids:
+        metrics.append(metric('xid', WARN, len(xids), 0, 'XID error(s) in the kernel log: %s'
+                              % ', '.join(sorted(set(str(x) for _pci, x in xids)))))
+    else:
+        metrics.append(metric('xid', OK, 0, 0, 'no XID errors in the kernel log'))
+    return metrics
+
+
+def _smi_path(get_bin_path):
+    found = get_bin_path('nvidia-smi')
+    if found:
+        return found
+    for path in SMI_PATHS:
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def check_gpu(spec, run_command, get_bin_path, nvml=pynvml, pci_count=count_pci_gpus):
+    present = pci_count()
+    if not present:
+        return [metric('gpu', SKIP, 0, spec['count'], 'no NVIDIA GPU on the PCI bus')]
+    if nvml is not None:
+        try:
+            gpus = read_nvml(nvml)
+        except nvml.NVMLError as exc:
+            raise CheckError('%d NVIDIA GPU(s) on the PCI bus but NVML fails: %s' % (present, exc))
+    else:
+        smi = _smi_path(get_bin_path)
+        if smi is None:
+            raise CheckError('%d NVIDIA GPU(s) on the PCI bus but neither NVML (nvidia-ml-py) nor nvidia-smi '
+                             'is available: is the driver installed?' % present)
+        rc, out, err = run_command([smi, '--query-gpu=' + ','.join(SMI_FIELDS), '--format=csv,noheader,nounits'])
+        if rc != 0:
+            raise CheckError('nvidia-smi failed (rc %s): %s' % (rc, (err or out).strip()))
+        gpus = parse_smi(out)
+    rc, out, _err = run_command(['journalctl', '-k', '-o', 'cat', '--no-pager', '--since', spec['xid_since']])
+    return gpu_metrics(gpus, parse_xids(out) if rc == 0 else None, spec)

@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import socket
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.aiplatform.infra.plugins.modules import health_check
+
+
+def run(capsys, **args):
+    with patch_module_args(dict(args, _ansible_check_mode=True)):
+        with pytest.raises(SystemExit):
+            health_check.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def listening():
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(8)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def test_healthy_checks_pass_in_check_mode(capsys, tmp_path, listening):
+    disk = dict(path=str(tmp_path), space_warn_pct=100.0, space_fail_pct=100.0)
+    result = run(capsys, tcp=[dict(port=listening)], disk=[disk])
+    assert 'failed' not in result
+    assert result['changed'] is False
+    assert [(c['type'], c['name'], c['status']) for c in result['checks']] == [
+        ('tcp', '127.0.0.1:%d' % listening, 'ok'), ('disk', str(tmp_path), 'ok')]
+    assert result['summary'] == {'ok': 2, 'warn': 0, 'fail': 0, 'skip': 0}
+
+
+@pytest.mark.parametrize('fail_on, failed', [('fail', True), ('never', False)])
+def test_a_failed_check_fails_the_task_unless_told_not_to(capsys, tmp_path, fail_on, failed):
+    result = run(capsys, disk=[dict(path=str(tmp_path / 'missing'), name='data')], fail_on=fail_on)
+    assert result.get('failed', False) is failed
+    assert result['status'] == 'fail'
+    assert result['checks'][0]['reason'].startswith('cannot stat %s' % (tmp_path / 'missing'))
+    if failed:
+        assert result['msg'].startswith('1 health check(s) not ok: data fail: cannot stat')
+
+
+def test_warn_fails_the_task_with_fail_on_warn(capsys, tmp_path):
+    result = run(capsys, disk=[dict(path=str(tmp_path), space_warn_pct=0.0, space_fail_pct=100.0)], fail_on='warn')
+    assert result['failed'] is True
+    assert result['status'] == 'warn'
+
+
+def test_no_check_selected(capsys):
+    result = run(capsys)
+    assert result['failed'] is True
+    assert result['msg'].startswith('no check selected')
