@@ -33,15 +33,10 @@ def firewall_allows(built_rules, address, port, proto='tcp'):
         raise AnsibleFilterError('firewall_allows: %s' % exc)
 
 
-def host_addresses(hostnames, hostvars):
-    """The addresses of inventory hosts known without DNS, by host name."""
-    return inventory_addresses(hostnames, hostvars)
-
-
 class FilterModule(object):
     def filters(self):
         return {
             'firewall_rules': firewall_rules,
             'firewall_allows': firewall_allows,
-            'host_addresses': host_addresses,
+            'host_addresses': inventory_addresses,
         }

@@ -525,7 +525,10 @@ def plan_checks(params, run_command, get_bin_path):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    checks = plan_checks(module.params, module.run_command, module.get_bin_path)
+    # A missing tool becomes the check's failure, not a second JSON document
+    # from fail_json inside a worker thread.
+    checks = plan_checks(module.params, lambda args: module.run_command(args, handle_exceptions=False),
+                         module.get_bin_path)
     if not checks:
         module.fail_json(msg='no check selected: set at least one of http, tcp, postgres, docker, gpu, systemd, disk')
     started = time.monotonic()

@@ -25,11 +25,8 @@ activate_venv() {
   # Keep Ansible's own state (Molecule's copy of this collection among it)
   # out of the user's ~/.ansible, where a stale copy would shadow the tree.
   export ANSIBLE_HOME="$AIP_STATE/ansible-home"
-}
-
-# forget_collection_copy: Molecule and ansible-lint put a copy (or a link) of
-# this collection in ANSIBLE_HOME, found before the tree; a copy from an
-# earlier run lacks what was added since. Remove it before each stage.
-forget_collection_copy() {
+  # Molecule and ansible-lint put a copy (or a link) of this collection there,
+  # found before the tree; a copy left by an earlier run lacks what was added
+  # since, so every run starts without it.
   rm -rf "$ANSIBLE_HOME/collections/ansible_collections/aiplatform"
 }

@@ -83,6 +83,6 @@ def container_metrics(ping, listing, expected):
     return metrics
 
 
-def check_docker(spec, api=None):
-    api = api or DockerAPI(spec['socket'], spec['timeout'])
+def check_docker(spec):
+    api = DockerAPI(spec['socket'], spec['timeout'])
     return container_metrics(api.get('/_ping'), api.get('/containers/json?all=1'), spec['containers'])

@@ -16,21 +16,19 @@ __metaclass__ = type
 import glob
 import os
 import re
-import traceback
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.common import (
     FAIL, OK, SKIP, WARN, CheckError, grade, metric)
 
 try:
     import pynvml
-    NVML_IMPORT_ERROR = None
 except ImportError:
     pynvml = None
-    NVML_IMPORT_ERROR = traceback.format_exc()
 
 SMI_FIELDS = ('index', 'name', 'driver_version', 'temperature.gpu', 'memory.used', 'memory.total',
               'ecc.errors.uncorrected.volatile.total', 'persistence_mode')
-SMI_PATHS = ('/usr/local/nvidia/bin/nvidia-smi', '/usr/bin/nvidia-smi')
+# Where NVIDIA's container images and some installers put nvidia-smi, off PATH.
+SMI_EXTRA_DIRS = ['/usr/local/nvidia/bin']
 # XIDs that mean the GPU or its memory needs attention (NVIDIA's XID catalogue):
 # 48 double-bit ECC, 63/64 row remapping, 74 NVLink, 79 fallen off the bus,
 # 92 high single-bit ECC rate, 94/95 contained/uncontained ECC.
@@ -149,16 +147,6 @@ def gpu_metrics(gpus, xids, spec):
     return metrics
 
 
-def _smi_path(get_bin_path):
-    found = get_bin_path('nvidia-smi')
-    if found:
-        return found
-    for path in SMI_PATHS:
-        if os.access(path, os.X_OK):
-            return path
-    return None
-
-
 def check_gpu(spec, run_command, get_bin_path, nvml=pynvml, pci_count=count_pci_gpus):
     present = pci_count()
     if not present:
@@ -169,7 +157,7 @@ def check_gpu(spec, run_command, get_bin_path, nvml=pynvml, pci_count=count_pci_
         except nvml.NVMLError as exc:
             raise CheckError('%d NVIDIA GPU(s) on the PCI bus but NVML fails: %s' % (present, exc))
     else:
-        smi = _smi_path(get_bin_path)
+        smi = get_bin_path('nvidia-smi', opt_dirs=SMI_EXTRA_DIRS)
         if smi is None:
             raise CheckError('%d NVIDIA GPU(s) on the PCI bus but neither NVML (nvidia-ml-py) nor nvidia-smi '
                              'is available: is the driver installed?' % present)

@@ -13,21 +13,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import traceback
-
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.common import (
     FAIL, OK, CheckError, grade, metric)
 
 try:
     import psycopg as _driver
-    DRIVER_IMPORT_ERROR = None
 except ImportError:
     try:
         import psycopg2 as _driver
-        DRIVER_IMPORT_ERROR = None
     except ImportError:
         _driver = None
-        DRIVER_IMPORT_ERROR = traceback.format_exc()
 
 SQL_ROLE = 'SELECT pg_is_in_recovery()'
 SQL_REPLICAS = (

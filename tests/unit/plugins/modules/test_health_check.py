@@ -61,3 +61,12 @@ def test_no_check_selected(capsys):
     result = run(capsys)
     assert result['failed'] is True
     assert result['msg'].startswith('no check selected')
+
+
+def test_a_missing_tool_fails_its_check_in_one_result(capsys, monkeypatch, tmp_path):
+    # No systemctl on PATH: the check fails with the cause, and the module
+    # still prints exactly one JSON document (json.loads would refuse two).
+    monkeypatch.setenv('PATH', str(tmp_path))
+    result = run(capsys, systemd=[dict(unit='ssh.service')], fail_on='never')
+    assert result['checks'][0]['status'] == 'fail'
+    assert 'FileNotFoundError' in result['checks'][0]['reason']

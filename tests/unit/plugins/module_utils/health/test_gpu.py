@@ -153,14 +153,14 @@ def test_check_gpu_prefers_nvml():
         commands.append(args[0])
         return 0, '', ''
 
-    metrics = _by_metric(gpu.check_gpu(SPEC, run_command, lambda name: None, nvml=FakeNVML(), pci_count=lambda: 1))
+    metrics = _by_metric(gpu.check_gpu(SPEC, run_command, lambda name, opt_dirs=None: None, nvml=FakeNVML(), pci_count=lambda: 1))
     assert metrics['gpu0 temperature'] == ('fail', 'gpu0 temperature 92C >= 90C')
     assert commands == ['journalctl']
 
 
 def test_check_gpu_nvml_broken():
     with pytest.raises(CheckError, match='1 NVIDIA GPU.* but NVML fails: Driver Not Loaded'):
-        gpu.check_gpu(SPEC, _no_command, lambda name: None, nvml=FakeNVML(init_error=True), pci_count=lambda: 1)
+        gpu.check_gpu(SPEC, _no_command, lambda name, opt_dirs=None: None, nvml=FakeNVML(init_error=True), pci_count=lambda: 1)
 
 
 def test_check_gpu_falls_back_to_nvidia_smi():
@@ -170,7 +170,7 @@ def test_check_gpu_falls_back_to_nvidia_smi():
             return 0, fixture('nvidia-smi-2gpu.csv'), ''
         return 0, fixture('kernel-xid.log'), ''
 
-    metrics = _by_metric(gpu.check_gpu(SPEC, run_command, lambda name: '/usr/bin/nvidia-smi', nvml=None,
+    metrics = _by_metric(gpu.check_gpu(SPEC, run_command, lambda name, opt_dirs=None: '/usr/bin/nvidia-smi', nvml=None,
                                        pci_count=lambda: 2))
     assert metrics['driver'] == ('ok', 'driver 550.54.15')
     assert metrics['xid'][0] == 'fail'
@@ -178,17 +178,17 @@ def test_check_gpu_falls_back_to_nvidia_smi():
 
 def test_check_gpu_nvidia_smi_fails():
     with pytest.raises(CheckError, match='nvidia-smi failed .rc 9.: no devices'):
-        gpu.check_gpu(SPEC, lambda args: (9, '', 'no devices'), lambda name: '/usr/bin/nvidia-smi', nvml=None,
+        gpu.check_gpu(SPEC, lambda args: (9, '', 'no devices'), lambda name, opt_dirs=None: '/usr/bin/nvidia-smi', nvml=None,
                       pci_count=lambda: 1)
 
 
 def test_check_gpu_without_driver_fails():
     with pytest.raises(CheckError, match='neither NVML .nvidia-ml-py. nor nvidia-smi'):
-        gpu.check_gpu(SPEC, _no_command, lambda name: None, nvml=None, pci_count=lambda: 1)
+        gpu.check_gpu(SPEC, _no_command, lambda name, opt_dirs=None: None, nvml=None, pci_count=lambda: 1)
 
 
 def test_check_gpu_skips_without_a_card():
-    metrics = gpu.check_gpu(SPEC, _no_command, lambda name: None, nvml=FakeNVML(), pci_count=lambda: 0)
+    metrics = gpu.check_gpu(SPEC, _no_command, lambda name, opt_dirs=None: None, nvml=FakeNVML(), pci_count=lambda: 0)
     assert [(m['status'], m['reason']) for m in metrics] == [('skip', 'no NVIDIA GPU on the PCI bus')]
 
 
