@@ -124,7 +124,7 @@ def test_passwords_are_scram_and_public_has_no_grant_on_the_app_database():
 def test_the_monitoring_role_has_pg_monitor_over_peer():
     db = host(PRIMARY)
     assert db.check_output(
-        "runuser -u postgres -- psql -XAtq -U aip_monitor -d postgres -c "
+        "runuser -u prometheus -- psql -XAtq -U aip_monitor -d postgres -c "
         "\"SELECT pg_has_role('pg_monitor', 'MEMBER')\"") == "t"
 
 
