@@ -4,29 +4,12 @@ Clients act from their own hosts over the scenario's network; the database
 hosts are queried as the postgres OS user over the local socket.
 """
 
-import os
 import time
 
 import pytest
-import testinfra
+from cluster import ADDRESS, APP_DSN, CA, host, quote, sql
 
-ADDRESS = {"pg-1": "172.30.79.21", "pg-2": "172.30.79.22", "pg-3": "172.30.79.23"}
 PRIMARY, REPLICAS = "pg-1", ("pg-2", "pg-3")
-CA = "/etc/postgresql/aiplatform-tls/ca.crt"
-APP_DSN = "host=%s dbname=appdb user=app password=lab-app-secret sslmode=%s sslrootcert=/tmp/ca.crt connect_timeout=5"
-
-
-def host(name):
-    return testinfra.get_host("ansible://" + name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
-
-
-def sql(name, query, db="postgres"):
-    """Runs a query as postgres over the local socket; returns its unaligned rows."""
-    return host(name).check_output("runuser -u postgres -- psql -XAtq -d %s -c %s" % (db, _quote(query)))
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +17,12 @@ def app():
     """The app host, with the cluster's CA to check the servers against."""
     app = host("pg-app")
     ca = host(PRIMARY).check_output("cat %s" % CA)
-    app.check_output("printf '%%s\\n' %s > /tmp/ca.crt" % _quote(ca))
+    app.check_output("printf '%%s\\n' %s > /tmp/ca.crt" % quote(ca))
     return app
 
 
 def app_psql(app, target, query, sslmode="verify-full"):
-    return app.run("psql -XAtq %s -c %s" % (_quote(APP_DSN % (ADDRESS[target], sslmode)), _quote(query)))
+    return app.run("psql -XAtq %s -c %s" % (quote(APP_DSN % (ADDRESS[target], sslmode)), quote(query)))
 
 
 def test_rows_written_on_the_primary_reach_both_replicas(app):
@@ -92,7 +75,7 @@ def test_the_app_host_connects_only_over_tls(app):
 
 
 def test_the_app_host_reaches_only_its_database(app):
-    other_db = app.run("psql -XAtq %s -c 'SELECT 1'" % _quote(
+    other_db = app.run("psql -XAtq %s -c 'SELECT 1'" % quote(
         (APP_DSN % (ADDRESS[PRIMARY], "verify-full")).replace("dbname=appdb", "dbname=postgres")))
     assert other_db.rc != 0
     assert "no pg_hba.conf entry" in other_db.stderr
@@ -100,8 +83,8 @@ def test_the_app_host_reaches_only_its_database(app):
 
 def test_a_host_pg_hba_does_not_list_cannot_connect():
     other = host("pg-other")
-    other.check_output("printf '%%s\\n' %s > /tmp/ca.crt" % _quote(host(PRIMARY).check_output("cat %s" % CA)))
-    result = other.run("psql -XAtq %s -c 'SELECT 1'" % _quote(APP_DSN % (ADDRESS[PRIMARY], "verify-full")))
+    other.check_output("printf '%%s\\n' %s > /tmp/ca.crt" % quote(host(PRIMARY).check_output("cat %s" % CA)))
+    result = other.run("psql -XAtq %s -c 'SELECT 1'" % quote(APP_DSN % (ADDRESS[PRIMARY], "verify-full")))
     assert result.rc != 0
     assert 'no pg_hba.conf entry for host "172.30.79.12"' in result.stderr
 
@@ -147,14 +130,11 @@ def test_settings_are_derived_overridable_and_nothing_waits_for_a_restart():
     assert sql(PRIMARY, "SHOW max_slot_wal_keep_size") == "64MB"
 
 
-def test_a_stopped_replica_slot_stops_holding_wal_at_the_bound():
-    """Last: it leaves pg-3 stopped and its slot lost."""
-    host("pg-3").check_output("systemctl stop postgresql@15-main")
-    for i in range(12):
-        sql(PRIMARY, "INSERT INTO t SELECT 'wal-%d-' || g FROM generate_series(1, 1000) g; SELECT pg_switch_wal()" % i,
-            db="appdb")
-    sql(PRIMARY, "CHECKPOINT")
-    # 192 MB of WAL went by: past the 64 MB bound the checkpoint gives the
-    # slot's WAL up (without a bound the slot would keep all of it).
-    assert sql(PRIMARY, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'pg_3'") == "lost"
-    assert sql(PRIMARY, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'pg_2'") == "reserved"
+def test_apt_reads_the_pgdg_source_with_its_own_keyring():
+    other = host("pg-other")
+    arch = other.check_output("dpkg --print-architecture")
+    targets = other.check_output("apt-get indextargets --format '$(URI)' 'Created-By: Packages'").split()
+    assert "https://apt.postgresql.org/pub/repos/apt/dists/bookworm-pgdg/main/binary-%s/Packages" % arch in targets
+    source = other.file("/etc/apt/sources.list.d/pgdg.sources").content_string
+    assert "Signed-By: /etc/apt/keyrings/pgdg.asc" in source
+    assert other.file("/etc/apt/keyrings/pgdg.asc").content_string.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
