@@ -120,8 +120,8 @@ def switchover_plan(states, target, max_lag_bytes):
         problems.append('%s does not stream from %s (WAL receiver: %s): let it catch up first'
                         % (target, primary, state.get('wal_receiver') or 'none'))
     elif state.get('timeline') != primary_state.get('timeline'):
-        problems.append('%s is on timeline %s, the primary on %s' % (target, state.get('timeline'),
-                                                                    primary_state.get('timeline')))
+        problems.append('%s is on timeline %s, the primary on %s'
+                        % (target, state.get('timeline'), primary_state.get('timeline')))
     lag = _lsn(primary_state, 'current_lsn') - _lsn(state, 'replay_lsn')
     if lag > max_lag_bytes:
         problems.append('%s has replayed %d bytes less than %s wrote (limit %d): wait until it catches up'

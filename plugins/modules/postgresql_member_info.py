@@ -13,7 +13,7 @@ module: postgresql_member_info
 short_description: Read one PostgreSQL replication member's state
 version_added: 0.1.0
 description:
-  - Reads the cluster in O(data_dir) on this host: its control file with
+  - Reads the cluster in O(data_dir) on this host, from its control file with
     C(pg_controldata) (system identifier, cluster state, timeline, last
     checkpoint), whether C(standby.signal) is there, and, when the server
     answers on the local socket, whether it is in recovery, its WAL positions,
