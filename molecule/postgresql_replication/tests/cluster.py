@@ -24,12 +24,19 @@ def quote(text):
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def playbook(path, **extra_vars):
-    """Runs a playbook on the scenario's inventory; returns the finished process (output in stdout)."""
-    argv = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path]
+def playbook(path, limit=None, **extra_vars):
+    """Runs a playbook on the scenario's inventory; returns the finished process.
+
+    Its stdout holds the whole output (errors included) without colours, each
+    run of white space made one space, so that messages can be matched.
+    """
+    argv = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path] + (["--limit", limit] if limit else [])
     for name, value in extra_vars.items():
         argv += ["-e", "%s=%s" % (name, value)]
-    return subprocess.run(argv, capture_output=True, text=True, check=False)
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, env=env)
+    proc.stdout = " ".join(proc.stdout.split())
+    return proc
 
 
 def converge(**extra_vars):
@@ -38,6 +45,6 @@ def converge(**extra_vars):
 
 
 def changed_hosts(proc):
-    """Hosts whose PLAY RECAP line reports changed tasks."""
-    recap = proc.stdout[proc.stdout.rindex("PLAY RECAP"):]
-    return sorted(line.split()[0] for line in recap.splitlines() if "changed=" in line and "changed=0 " not in line)
+    """Hosts whose PLAY RECAP entry reports changed tasks."""
+    recap = proc.stdout[proc.stdout.rindex("PLAY RECAP"):].split()
+    return sorted(recap[i - 3] for i, word in enumerate(recap) if word.startswith("changed=") and word != "changed=0")

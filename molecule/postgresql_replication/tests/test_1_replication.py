@@ -133,7 +133,7 @@ def test_settings_are_derived_overridable_and_nothing_waits_for_a_restart():
 def test_apt_reads_the_pgdg_source_with_its_own_keyring():
     other = host("pg-other")
     arch = other.check_output("dpkg --print-architecture")
-    targets = other.check_output("apt-get indextargets --format '$(URI)' 'Created-By: Packages'").split()
+    targets = other.check_output("apt-get indextargets --no-release-info --format '$(URI)' 'Created-By: Packages'").split()
     assert "https://apt.postgresql.org/pub/repos/apt/dists/bookworm-pgdg/main/binary-%s/Packages" % arch in targets
     source = other.file("/etc/apt/sources.list.d/pgdg.sources").content_string
     assert "Signed-By: /etc/apt/keyrings/pgdg.asc" in source

@@ -7,6 +7,7 @@ the bound. The scenario runs quorum commit (ANY 1), so no acknowledged row
 may be lost.
 """
 
+import json
 import subprocess
 import time
 
@@ -129,7 +130,7 @@ def test_the_old_primary_rejoins_as_a_replica_with_pg_rewind():
     proc = converge(postgresql_primary_host=primary_now())
     assert proc.returncode == 0, proc.stdout[-3000:]
     rewind = proc.stdout[proc.stdout.index("Rewind a former primary"):]
-    assert "changed: [pg-2]" in rewind[:rewind.index("TASK [")]
+    assert "changed: [pg-2]" in rewind[:rewind.index("TASK [")], rewind[:500]
     assert "could not rewind" not in proc.stdout
     assert wait_until(lambda: streams_from("pg-2", primary_now()))
     count = sql(primary_now(), "SELECT count(*) FROM acked", db="appdb")
@@ -140,6 +141,17 @@ def test_the_role_changes_nothing_after_the_rejoin():
     proc = converge(postgresql_primary_host=primary_now())
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert changed_hosts(proc) == []
+
+
+def test_the_health_check_sees_the_new_primary_and_its_replicas(tmp_path):
+    out = tmp_path / "health.json"
+    playbook("aiplatform.infra.healthcheck", limit="postgres", postgresql_primary_host=primary_now(),
+             health_check_json_path=str(out))
+    report = json.loads(out.read_text())
+    for name in MEMBERS:
+        check = [c for c in report["hosts"][name]["checks"] if c["type"] == "postgres"][0]
+        assert check["status"] == "ok", check
+        assert check["value"]["role"] == ("primary" if name == primary_now() else "replica")
 
 
 def test_a_stopped_replica_slot_stops_holding_wal_at_the_bound():
