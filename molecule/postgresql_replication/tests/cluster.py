@@ -48,3 +48,14 @@ def changed_hosts(proc):
     """Hosts whose PLAY RECAP entry reports changed tasks."""
     recap = proc.stdout[proc.stdout.rindex("PLAY RECAP"):].split()
     return sorted(recap[i - 3] for i, word in enumerate(recap) if word.startswith("changed=") and word != "changed=0")
+
+
+def changed_tasks(proc):
+    """The tasks that reported a change, with the hosts they changed."""
+    found = []
+    for section in proc.stdout.split("TASK [")[1:]:
+        name, _, rest = section.partition("]")
+        hosts = [part.split("]")[0] for part in rest.split("changed: [")[1:]]
+        if hosts:
+            found.append("%s: %s" % (name, ", ".join(hosts)))
+    return found
