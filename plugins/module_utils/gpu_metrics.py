@@ -274,4 +274,4 @@ def main(argv=None, run=_run, nvml=pynvml):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())

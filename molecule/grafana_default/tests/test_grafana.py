@@ -9,7 +9,7 @@ import yaml
 testinfra_hosts = ["gf-mon"]
 
 ROOT = pathlib.Path(__file__).parents[3]
-CHECK = "/usr/local/sbin/aiplatform-grafana-check"
+CHECK = "python3 /usr/local/lib/aiplatform/grafana_check.py"
 DASHBOARDS = "/var/lib/grafana/dashboards/aiplatform"
 SOURCE = "/etc/apt/sources.list.d/grafana.sources"
 GRAFANA_PACKAGES = "https://apt.grafana.com/dists/stable/main/binary-amd64/Packages"

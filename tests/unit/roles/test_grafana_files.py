@@ -50,7 +50,7 @@ def rendered(tmp_path_factory):
 
 def check(rendered, *args):
     return subprocess.run([sys.executable, str(rendered / "grafana-check")] + list(args),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
 
 
 def test_apt_source_names_grafanas_repository_and_key(rendered):
