@@ -12,6 +12,8 @@ import re
 import pytest
 import yaml
 
+from ansible_collections.aiplatform.infra.plugins.module_utils import gpu_metrics
+
 ROLE = pathlib.Path(__file__).parents[3] / "roles" / "grafana"
 DASHBOARDS = sorted((ROLE / "files" / "dashboards").glob("*.json"))
 UID = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_grafana_datasource_uid"]
@@ -108,6 +110,10 @@ def test_dashboard_queries_use_known_metric_names(path):
         names = metric_names(expr)
         assert names, "%s: no metric in %r" % (title, expr)
         assert names <= known, "%s: unknown metric(s) %s in %r" % (title, sorted(names - known), expr)
+
+
+def test_dcgm_names_are_the_ones_the_collector_writes():
+    assert KNOWN["dcgm"] == {name for name, _kind, _help, _field in gpu_metrics.DCGM_METRICS}
 
 
 def test_dashboard_uids_are_unique():
