@@ -4,8 +4,9 @@
 
 """NVIDIA GPU check: through NVML (nvidia-ml-py) where the host has it, else nvidia-smi.
 
-Both sources are reduced to the same per-GPU records, graded by
-``gpu_metrics``. XID errors come from the kernel log. A host without an
+Both sources are read by the parsers the GPU metrics collector uses
+(``module_utils/gpu_metrics.py``), reduced to the same per-GPU records and
+graded by ``gpu_metrics``. XID errors come from the kernel log. A host without an
 NVIDIA device on the PCI bus skips the check with that reason.
 """
 
@@ -15,8 +16,9 @@ __metaclass__ = type
 
 import glob
 import os
-import re
 
+from ansible_collections.aiplatform.infra.plugins.module_utils.gpu_metrics import (
+    GPUReadError, parse_smi_csv, parse_xids, read_nvml_fields)
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.common import (
     FAIL, OK, SKIP, WARN, CheckError, grade, metric)
 
@@ -33,7 +35,6 @@ SMI_EXTRA_DIRS = ['/usr/local/nvidia/bin']
 # 48 double-bit ECC, 63/64 row remapping, 74 NVLink, 79 fallen off the bus,
 # 92 high single-bit ECC rate, 94/95 contained/uncontained ECC.
 CRITICAL_XIDS = frozenset((48, 63, 64, 74, 79, 92, 94, 95))
-_XID_RE = re.compile(r'NVRM: Xid \(PCI:([0-9a-fA-F:.]+)\): (\d+)')
 
 
 def count_pci_gpus(root='/sys/bus/pci/devices'):
@@ -49,66 +50,24 @@ def count_pci_gpus(root='/sys/bus/pci/devices'):
     return count
 
 
-def _number(text, field):
-    text = text.strip()
-    if text in ('[N/A]', 'N/A', '[Not Supported]'):
-        return None
-    try:
-        return float(text) if '.' in text else int(text)
-    except ValueError:
-        raise CheckError('nvidia-smi gave %r for %s, not a number' % (text, field))
+def _record(row):
+    return dict(index=row['index'], name=row['name'], driver=row['driver_version'],
+                temperature=row['temperature.gpu'], memory_used=row['memory.used'],
+                memory_total=row['memory.total'], ecc_uncorrected=row['ecc.errors.uncorrected.volatile.total'],
+                persistence=row['persistence_mode'] == 'Enabled')
 
 
 def parse_smi(text):
     """``nvidia-smi --query-gpu=<SMI_FIELDS> --format=csv,noheader,nounits`` output as GPU records."""
-    gpus = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        cells = [cell.strip() for cell in line.split(',')]
-        if len(cells) != len(SMI_FIELDS):
-            raise CheckError('unexpected nvidia-smi line (%d fields, %d expected): %r'
-                             % (len(cells), len(SMI_FIELDS), line))
-        gpus.append(dict(index=_number(cells[0], 'index'), name=cells[1], driver=cells[2],
-                         temperature=_number(cells[3], 'temperature.gpu'),
-                         memory_used=_number(cells[4], 'memory.used'),
-                         memory_total=_number(cells[5], 'memory.total'),
-                         ecc_uncorrected=_number(cells[6], 'ecc.errors.uncorrected.volatile.total'),
-                         persistence=cells[7] == 'Enabled'))
-    if not gpus:
-        raise CheckError('nvidia-smi listed no GPU')
-    return gpus
+    try:
+        return [_record(row) for row in parse_smi_csv(text, SMI_FIELDS)]
+    except GPUReadError as exc:
+        raise CheckError(str(exc))
 
 
 def read_nvml(nvml):
     """GPU records from NVML (the ``pynvml`` module of nvidia-ml-py, or a mock of it)."""
-    nvml.nvmlInit()
-    try:
-        driver = nvml.nvmlSystemGetDriverVersion()
-        driver = driver.decode() if isinstance(driver, bytes) else driver
-        gpus = []
-        for index in range(nvml.nvmlDeviceGetCount()):
-            handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            name = nvml.nvmlDeviceGetName(handle)
-            memory = nvml.nvmlDeviceGetMemoryInfo(handle)
-            try:
-                ecc = nvml.nvmlDeviceGetTotalEccErrors(handle, nvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
-                                                       nvml.NVML_VOLATILE_ECC)
-            except nvml.NVMLError:   # ECC not supported on this card
-                ecc = None
-            gpus.append(dict(index=index, name=name.decode() if isinstance(name, bytes) else name, driver=driver,
-                             temperature=nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU),
-                             memory_used=memory.used // (1024 * 1024), memory_total=memory.total // (1024 * 1024),
-                             ecc_uncorrected=ecc,
-                             persistence=nvml.nvmlDeviceGetPersistenceMode(handle) == nvml.NVML_FEATURE_ENABLED))
-        return gpus
-    finally:
-        nvml.nvmlShutdown()
-
-
-def parse_xids(text):
-    """(pci, xid) pairs from kernel log lines."""
-    return [(found.group(1), int(found.group(2))) for found in _XID_RE.finditer(text)]
+    return [_record(row) for row in read_nvml_fields(nvml, SMI_FIELDS)]
 
 
 def gpu_metrics(gpus, xids, spec):
