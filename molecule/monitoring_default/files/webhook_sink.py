@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Alertmanager's webhook receiver in the lab: appends each notification to a file."""
 import http.server
 import sys

@@ -11,7 +11,6 @@ import pathlib
 import subprocess
 import sys
 
-import pytest
 import yaml
 
 ROLES = pathlib.Path(__file__).parents[3] / "roles"
