@@ -62,7 +62,7 @@ def _active_targets():
 
 EXPECTED_TARGETS = {
     ("node", "mon-edge"), ("node", "mon-db1"), ("node", "mon-db2"),
-    ("postgres", "mon-db1"), ("postgres", "mon-db2"), ("nginx", "mon-edge"),
+    ("postgres", "mon-db1"), ("postgres", "mon-db2"), ("nginx", "mon-edge"), ("nginx_log", "mon-edge"),
     ("alertmanager", "mon-edge"), ("prometheus", "mon-edge"), ("blackbox_https", "https://chat.mon.test/"),
 }
 
@@ -96,7 +96,7 @@ def test_exporters_report_what_they_watch():
 @pytest.mark.parametrize("name", sorted(ADDRESS))
 def test_exporters_listen_on_the_inventory_address_only(name):
     listening = host(name).check_output("ss -Hltn | awk '{print $4}'").split()
-    ports = {"mon-edge": ["9100", "9113"], "mon-db1": ["9100", "9187"], "mon-db2": ["9100", "9187"]}[name]
+    ports = {"mon-edge": ["9100", "9113", "3903"], "mon-db1": ["9100", "9187"], "mon-db2": ["9100", "9187"]}[name]
     for port in ports:
         assert [a for a in listening if a.endswith(":" + port)] == ["%s:%s" % (ADDRESS[name], port)]
     if name == "mon-edge":
@@ -158,6 +158,19 @@ def test_textfile_metrics_reach_prometheus_and_an_old_backup_fires():
                  60, "BackupTooOld firing for the textfile metric")
     finally:
         db1.check_output("rm -f %s/aip-test.prom" % TEXTFILE_DIR)
+
+
+def test_upstream_failures_fire_the_5xx_ratio_alert():
+    """The upstream stopped: nginx answers 502, mtail counts them, the ratio alert fires."""
+    MON.check_output("systemctl stop aip-upstream")
+    try:
+        def fired():
+            MON.run("for i in $(seq 10); do curl -sk -o /dev/null https://chat.mon.test/; done")
+            return query('ALERTS{alertname="NginxHigh5xxRatio",alertstate="firing",host="mon-edge"}')
+        wait_for(fired, 120, "NginxHigh5xxRatio firing")
+        assert query('nginx_http_responses_total{host="mon-edge",status_class="5xx"} > 0')
+    finally:
+        MON.check_output("systemctl start aip-upstream")
 
 
 def _alertmanager_alerts(name):

@@ -130,6 +130,7 @@ def test_targets_come_from_the_inventory_groups(tmp_path):
         {"targets": ["10.0.0.21:9187"], "labels": {"host": "db1", "pg_role": "primary", "pg_cluster": "db1"}},
         {"targets": ["[fd00::22]:9187"], "labels": {"host": "db2", "pg_role": "replica", "pg_cluster": "db1"}}]
     assert [t["targets"] for t in load("nginx.yml")] == [["10.0.0.10:9113"], ["10.0.0.11:9113"]]
+    assert [t["targets"] for t in load("nginx_log.yml")] == [["10.0.0.10:3903"], ["10.0.0.11:3903"]]
     assert load("alertmanager.yml") == [{"targets": ["10.0.0.9:9093"], "labels": {"host": "localhost"}}]
     assert load("probes.yml") == [{"targets": ["https://chat.example.org/", "https://ai.example.org/"]}]
 
