@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the scheduled backup's logical backup against the usual script.
 
 Run on demand (not a test), as root, on a machine with Debian's postgresql-15
@@ -9,7 +8,7 @@ Run on demand (not a test), as root, on a machine with Debian's postgresql-15
 For each pgbench scale (70 is about 1 GB) it builds the database in a
 throw-away cluster, then in one run compares:
   * the baseline: pg_dump -Fc to a local file, then boto3 upload_file;
-  * the module: roles/postgresql_backup/files/aiplatform-pg-backup (the code of
+  * the module: roles/postgresql_backup/files/aiplatform_pg_backup.py (the code of
     aiplatform.infra.pg_backup) streaming pg_dump -Z0 through zstd into a
     multipart upload;
 and prints wall times and their ratio, stored sizes, the peak RSS of the
@@ -132,7 +131,7 @@ def bench_scale(args, work, sock, scale, env):
     (work / "config.json").write_text(json.dumps(config))
     state = work / "state"
     state.mkdir(exist_ok=True)
-    module = measured(sys.executable, str(ROOT / "roles/postgresql_backup/files/aiplatform-pg-backup"),
+    module = measured(sys.executable, str(ROOT / "roles/postgresql_backup/files/aiplatform_pg_backup.py"),
                       "--config", str(work / "config.json"), "--state-dir", str(state), env=env)
     manifest = json.loads((state / "state.json").read_text())
     stored = manifest["last_stored_bytes"]

@@ -76,14 +76,30 @@ def seeded():
     return sql(FINGERPRINT)
 
 
+S3_CLIENT = ("import boto3, sys; s = boto3.client('s3', endpoint_url='http://172.30.81.10:9000', "
+             "region_name='us-east-1', aws_access_key_id=sys.argv[1], aws_secret_access_key=sys.argv[2]); ")
+
+
+def s3_python(creds, body, *args):
+    """Runs python3 on bk-db with boto3 client s and the arguments as sys.argv[3:]."""
+    return host().check_output("python3 -c %s %s %s %s" % (_quote(S3_CLIENT + body), creds["access_key"],
+                                                           creds["secret_key"], " ".join(_quote(a) for a in args)))
+
+
 def module(name, creds, check=False, **args):
-    """Runs an aiplatform.infra module on bk-db as postgres; returns its result, failed or not."""
-    args = dict(dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", **creds), **args)
+    """Runs an aiplatform.infra module on bk-db as postgres; returns its result, failed or not.
+
+    The result comes from ansible --tree, which leaves out "failed": these
+    modules return msg only when they fail, so that stands for it.
+    """
+    args = dict(dict(dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000"), **creds), **args)
     try:
-        return host().ansible("aiplatform.infra." + name, json.dumps(args), check=check, become=True,
-                              become_user="postgres")
+        result = host().ansible("aiplatform.infra." + name, json.dumps(args), check=check, become=True,
+                                become_user="postgres")
     except AnsibleException as exc:
-        return exc.result
+        result = exc.result
+    result.setdefault("failed", "msg" in result)
+    return result
 
 
 def test_scheduled_backup_runs_keeps_two_and_publishes_metrics(seeded, creds):
@@ -108,13 +124,10 @@ def test_scheduled_backup_runs_keeps_two_and_publishes_metrics(seeded, creds):
 
 
 def _stored_bytes_contain(prefix, creds, text):
-    """Whether any stored object under prefix contains text (read with boto3 on bk-db)."""
-    script = ("import boto3,sys; s=boto3.client('s3',endpoint_url='http://172.30.81.10:9000',region_name='us-east-1',"
-              "aws_access_key_id=sys.argv[1],aws_secret_access_key=sys.argv[2]); "
-              "keys=[o['Key'] for o in s.list_objects_v2(Bucket='aip-backups',Prefix=sys.argv[3])['Contents']]; "
-              "print(any(sys.argv[4].encode() in s.get_object(Bucket='aip-backups',Key=k)['Body'].read() for k in keys))")
-    return host().check_output("python3 -c %s %s %s %s %s" % (
-        _quote(script), creds["access_key"], creds["secret_key"], prefix, _quote(text))) == "True"
+    """Whether any stored object under prefix contains text."""
+    return s3_python(creds, "keys = [o['Key'] for o in s.list_objects_v2(Bucket='aip-backups', Prefix=sys.argv[3])"
+                            "['Contents']]; print(any(sys.argv[4].encode() in s.get_object(Bucket='aip-backups', "
+                            "Key=k)['Body'].read() for k in keys))", prefix, text) == "True"
 
 
 def test_logical_backup_restores_row_for_row_and_the_bucket_sees_no_plaintext(seeded, creds):
@@ -149,11 +162,8 @@ def test_an_existing_database_is_replaced_only_when_asked(seeded, creds):
 def test_a_tampered_object_makes_restore_refuse(seeded, creds):
     taken = module("pg_backup", creds, prefix="t-tamper", databases=["appdb"])
     key = "t-tamper/%s/db-appdb.dump.zst" % taken["backup_id"]
-    script = ("import boto3,sys; s=boto3.client('s3',endpoint_url='http://172.30.81.10:9000',region_name='us-east-1',"
-              "aws_access_key_id=sys.argv[1],aws_secret_access_key=sys.argv[2]); "
-              "b=bytearray(s.get_object(Bucket='aip-backups',Key=sys.argv[3])['Body'].read()); b[len(b)//2]^=1; "
-              "s.put_object(Bucket='aip-backups',Key=sys.argv[3],Body=bytes(b))")
-    host().check_output("python3 -c %s %s %s %s" % (_quote(script), creds["access_key"], creds["secret_key"], key))
+    s3_python(creds, "b = bytearray(s.get_object(Bucket='aip-backups', Key=sys.argv[3])['Body'].read()); "
+                     "b[len(b) // 2] ^= 1; s.put_object(Bucket='aip-backups', Key=sys.argv[3], Body=bytes(b))", key)
     refused = module("pg_restore", creds, prefix="t-tamper", database="appdb", target_database="tampered")
     assert refused["failed"] and "checksum mismatch for db-appdb.dump.zst" in refused["msg"]
     assert sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'tampered%'", db="postgres") == "0"
@@ -181,8 +191,10 @@ def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds
         db.check_output("runuser -u postgres -- psql -XAtq -d killdb -c %s" % _quote(
             "CREATE TABLE bulk AS SELECT g, md5(random()::text) || md5(g::text) AS v FROM generate_series(1, 200000) g"))
         # pg_dump as it is, then a pause with its output still open: a backup midway, every time.
-        db.check_output("install -d -o postgres /tmp/slowbin /tmp/kill-state && printf '%s' > /tmp/slowbin/pg_dump "
-                        "&& chmod 755 /tmp/slowbin/pg_dump" % ('#!/bin/sh\\n%s/pg_dump \"$@\"\\nexec sleep 300\\n' % PG_BIN))
+        wrapper = '#!/bin/sh\n[ "$1" = --version ] && exec %s/pg_dump --version\n%s/pg_dump "$@"\nexec sleep 300\n' % (
+            PG_BIN, PG_BIN)
+        db.check_output("install -d -o postgres /tmp/slowbin /tmp/kill-state && printf '%%s' %s > /tmp/slowbin/pg_dump "
+                        "&& chmod 755 /tmp/slowbin/pg_dump" % _quote(wrapper))
         config = dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", prefix="t-kill",
                       databases=["killdb"], compression="none", part_size_mb=5, bin_dir="/tmp/slowbin", **creds)
         db.check_output("printf '%%s' %s > /tmp/kill.json && chown postgres /tmp/kill.json" % _quote(json.dumps(config)))
@@ -207,11 +219,8 @@ def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds
 
 def test_an_incomplete_backup_is_reported_and_not_restored(creds):
     taken = module("pg_backup", creds, prefix="t-incomplete", databases=["appdb"])
-    script = ("import boto3,sys; s=boto3.client('s3',endpoint_url='http://172.30.81.10:9000',region_name='us-east-1',"
-              "aws_access_key_id=sys.argv[1],aws_secret_access_key=sys.argv[2]); "
-              "s.delete_object(Bucket='aip-backups',Key=sys.argv[3])")
-    host().check_output("python3 -c %s %s %s %s" % (_quote(script), creds["access_key"], creds["secret_key"],
-                                                     "t-incomplete/%s/manifest.json" % taken["backup_id"]))
+    s3_python(creds, "s.delete_object(Bucket='aip-backups', Key=sys.argv[3])",
+              "t-incomplete/%s/manifest.json" % taken["backup_id"])
     info = module("pg_backup_info", creds, prefix="t-incomplete")
     assert info["incomplete"] == [taken["backup_id"]] and info["latest"] is None
     refused = module("pg_restore", creds, prefix="t-incomplete", backup_id=taken["backup_id"], target_database="x")
