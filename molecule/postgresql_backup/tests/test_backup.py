@@ -20,6 +20,7 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 METRICS = "/var/lib/prometheus/node-exporter/aiplatform_pg_backup.prom"
 PASSPHRASE = "lab-backup-passphrase"
 MARKER = "Zoë Łukasz 日本語 🐘"
+RUN = time.strftime("%H%M%S")  # in every test prefix: a second verify run starts clean
 SEED = """
 DROP TABLE IF EXISTS orders, customers, docs, billing.invoices, physical_marker;
 DROP SCHEMA IF EXISTS billing;
@@ -73,6 +74,8 @@ def creds():
 @pytest.fixture(scope="module")
 def seeded():
     host().check_output("runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d appdb -c %s" % _quote(SEED))
+    for name in ("appdb_copy", "appdb_playbook"):
+        sql("DROP DATABASE IF EXISTS %s" % name, db="postgres")
     return sql(FINGERPRINT)
 
 
@@ -102,16 +105,30 @@ def module(name, creds, check=False, **args):
     return result
 
 
+def _metrics(db):
+    """The scheduled backup's metrics, as read through node_exporter's textfile directory."""
+    if not db.file(METRICS).exists:
+        return {}
+    found = {}
+    for line in db.check_output("cat %s" % METRICS).splitlines():
+        if line.startswith("aiplatform_pg_backup_"):
+            name, value = line.split(" ")
+            found[name[len("aiplatform_pg_backup_"):].split("{")[0]] = float(value)
+    return found
+
+
 def test_scheduled_backup_runs_keeps_two_and_publishes_metrics(seeded, creds):
     db = host()
     with db.sudo():
+        before = _metrics(db)
         for _run in range(3):
             db.check_output("systemctl start aiplatform-pg-backup.service")
-        metrics = db.check_output("cat %s" % METRICS)
-    assert 'aiplatform_pg_backup_last_run_success{kind="logical"} 1' in metrics
-    assert 'aiplatform_pg_backup_runs_total{kind="logical"} 3' in metrics
-    assert 'aiplatform_pg_backup_failures_total{kind="logical"} 0' in metrics
-    assert 'aiplatform_pg_backup_expired_total{kind="logical"} 1' in metrics
+        after = _metrics(db)
+    assert after["last_run_success"] == 1
+    assert after["runs_total"] - before.get("runs_total", 0) == 3
+    assert after["failures_total"] == before.get("failures_total", 0) == 0
+    assert after["expired_total"] - before.get("expired_total", 0) >= 1
+    assert after["last_success_timestamp_seconds"] > time.time() - 600
     info = module("pg_backup_info", creds, prefix="postgresql")
     assert [b["status"] for b in info["backups"]] == ["complete", "complete"]
     assert set(info["latest"]["databases"]) >= {"appdb", "postgres"}
@@ -131,14 +148,14 @@ def _stored_bytes_contain(prefix, creds, text):
 
 
 def test_logical_backup_restores_row_for_row_and_the_bucket_sees_no_plaintext(seeded, creds):
-    taken = module("pg_backup", creds, prefix="t-logical", databases=["appdb"], compression="none",
+    taken = module("pg_backup", creds, prefix="t-logical-" + RUN, databases=["appdb"], compression="none",
                    encryption_passphrase=PASSPHRASE)
     assert taken["changed"] and not taken.get("failed"), taken.get("msg")
-    assert not _stored_bytes_contain("t-logical", creds, "Łukasz")
-    plain = module("pg_backup", creds, prefix="t-plain", databases=["appdb"], compression="none")
+    assert not _stored_bytes_contain("t-logical-" + RUN, creds, "Łukasz")
+    plain = module("pg_backup", creds, prefix="t-plain-" + RUN, databases=["appdb"], compression="none")
     assert not plain.get("failed"), plain.get("msg")
-    assert _stored_bytes_contain("t-plain", creds, "Łukasz")  # the control: unencrypted, it would show
-    restored = module("pg_restore", creds, prefix="t-logical", database="appdb", target_database="appdb_copy",
+    assert _stored_bytes_contain("t-plain-" + RUN, creds, "Łukasz")  # the control: unencrypted, it would show
+    restored = module("pg_restore", creds, prefix="t-logical-" + RUN, database="appdb", target_database="appdb_copy",
                       encryption_passphrase=PASSPHRASE, jobs=2, count_rows=True)
     assert not restored.get("failed"), restored.get("msg")
     assert restored["backup_id"] == taken["backup_id"] and restored["replaced"] is False
@@ -148,11 +165,11 @@ def test_logical_backup_restores_row_for_row_and_the_bucket_sees_no_plaintext(se
 
 
 def test_an_existing_database_is_replaced_only_when_asked(seeded, creds):
-    refused = module("pg_restore", creds, prefix="t-logical", database="appdb", target_database="appdb_copy",
+    refused = module("pg_restore", creds, prefix="t-logical-" + RUN, database="appdb", target_database="appdb_copy",
                      encryption_passphrase=PASSPHRASE)
     assert refused["failed"] and "database 'appdb_copy' exists: set replace=true" in refused["msg"]
     sql("DELETE FROM orders WHERE id > 10", db="appdb_copy")
-    replaced = module("pg_restore", creds, prefix="t-logical", database="appdb", target_database="appdb_copy",
+    replaced = module("pg_restore", creds, prefix="t-logical-" + RUN, database="appdb", target_database="appdb_copy",
                       encryption_passphrase=PASSPHRASE, replace=True)
     assert not replaced.get("failed"), replaced.get("msg")
     assert replaced["replaced"] is True
@@ -160,11 +177,11 @@ def test_an_existing_database_is_replaced_only_when_asked(seeded, creds):
 
 
 def test_a_tampered_object_makes_restore_refuse(seeded, creds):
-    taken = module("pg_backup", creds, prefix="t-tamper", databases=["appdb"])
-    key = "t-tamper/%s/db-appdb.dump.zst" % taken["backup_id"]
+    taken = module("pg_backup", creds, prefix="t-tamper-" + RUN, databases=["appdb"])
+    key = "t-tamper-%s/%s/db-appdb.dump.zst" % (RUN, taken["backup_id"])
     s3_python(creds, "b = bytearray(s.get_object(Bucket='aip-backups', Key=sys.argv[3])['Body'].read()); "
                      "b[len(b) // 2] ^= 1; s.put_object(Bucket='aip-backups', Key=sys.argv[3], Body=bytes(b))", key)
-    refused = module("pg_restore", creds, prefix="t-tamper", database="appdb", target_database="tampered")
+    refused = module("pg_restore", creds, prefix="t-tamper-" + RUN, database="appdb", target_database="tampered")
     assert refused["failed"] and "checksum mismatch for db-appdb.dump.zst" in refused["msg"]
     assert sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'tampered%'", db="postgres") == "0"
 
@@ -176,7 +193,7 @@ def test_a_tampered_object_makes_restore_refuse(seeded, creds):
 ])
 @pytest.mark.parametrize("name", ["pg_backup", "pg_backup_info", "pg_restore"])
 def test_wrong_credentials_and_a_missing_bucket_fail_clearly_without_secrets(creds, name, change, cause):
-    result = module(name, dict(creds, **change), check=False, prefix="t-logical",
+    result = module(name, dict(creds, **change), check=False, prefix="t-logical-" + RUN,
                     encryption_passphrase=PASSPHRASE, **(dict(databases=["appdb"]) if name == "pg_backup" else {}))
     assert result["failed"] and cause in result["msg"]
     output = json.dumps(result)
@@ -195,13 +212,14 @@ def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds
             PG_BIN, PG_BIN)
         db.check_output("install -d -o postgres /tmp/slowbin /tmp/kill-state && printf '%%s' %s > /tmp/slowbin/pg_dump "
                         "&& chmod 755 /tmp/slowbin/pg_dump" % _quote(wrapper))
-        config = dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", prefix="t-kill",
+        config = dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", prefix="t-kill-" + RUN,
                       databases=["killdb"], compression="none", part_size_mb=5, bin_dir="/tmp/slowbin", **creds)
-        db.check_output("printf '%%s' %s > /tmp/kill.json && chown postgres /tmp/kill.json" % _quote(json.dumps(config)))
+        db.check_output("rm -rf /tmp/kill.json /tmp/kill-state/* && printf '%%s' %s > /tmp/kill.json "
+                        "&& chown postgres /tmp/kill.json" % _quote(json.dumps(config)))
         db.check_output("systemd-run --unit bk-kill -p User=postgres /usr/local/sbin/aiplatform-pg-backup "
                         "--config /tmp/kill.json --state-dir /tmp/kill-state")
         for _attempt in range(60):
-            if module("pg_backup_info", creds, prefix="t-kill")["uploads_in_progress"]:
+            if module("pg_backup_info", creds, prefix="t-kill-" + RUN)["uploads_in_progress"]:
                 break
             time.sleep(1)
         else:
@@ -210,7 +228,7 @@ def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds
         log = db.check_output("journalctl -u bk-kill --no-pager")
         state = json.loads(db.check_output("cat /tmp/kill-state/state.json"))
         db.run("systemctl reset-failed bk-kill")
-    info = module("pg_backup_info", creds, prefix="t-kill")
+    info = module("pg_backup_info", creds, prefix="t-kill-" + RUN)
     assert info["uploads_in_progress"] == []
     assert info["latest"] is None and [b for b in info["backups"] if b["status"] == "complete"] == []
     assert "stopped by signal 15" in log
@@ -218,12 +236,12 @@ def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds
 
 
 def test_an_incomplete_backup_is_reported_and_not_restored(creds):
-    taken = module("pg_backup", creds, prefix="t-incomplete", databases=["appdb"])
+    taken = module("pg_backup", creds, prefix="t-incomplete-" + RUN, databases=["appdb"])
     s3_python(creds, "s.delete_object(Bucket='aip-backups', Key=sys.argv[3])",
-              "t-incomplete/%s/manifest.json" % taken["backup_id"])
-    info = module("pg_backup_info", creds, prefix="t-incomplete")
+              "t-incomplete-%s/%s/manifest.json" % (RUN, taken["backup_id"]))
+    info = module("pg_backup_info", creds, prefix="t-incomplete-" + RUN)
     assert info["incomplete"] == [taken["backup_id"]] and info["latest"] is None
-    refused = module("pg_restore", creds, prefix="t-incomplete", backup_id=taken["backup_id"], target_database="x")
+    refused = module("pg_restore", creds, prefix="t-incomplete-" + RUN, backup_id=taken["backup_id"], target_database="x")
     assert refused["failed"] and "is incomplete (no manifest)" in refused["msg"]
 
 
@@ -239,19 +257,19 @@ def test_check_mode_shows_what_retention_would_delete(seeded, creds):
 def test_physical_backup_restores_into_a_fresh_cluster_that_starts(seeded, creds):
     db = host()
     sql("CREATE TABLE IF NOT EXISTS physical_marker (v text); INSERT INTO physical_marker VALUES ('física ✓')")
-    taken = module("pg_backup", creds, kind="physical", prefix="t-physical", encryption_passphrase=PASSPHRASE)
+    taken = module("pg_backup", creds, kind="physical", prefix="t-physical-" + RUN, encryption_passphrase=PASSPHRASE)
     assert not taken.get("failed"), taken.get("msg")
     assert taken["manifest"]["start_lsn"] and taken["manifest"]["end_lsn"]
     with db.sudo():
         db.run("pg_dropcluster --stop 15 restore")
         db.check_output("pg_createcluster 15 restore -p 5433 >/dev/null")
         db.check_output("pg_ctlcluster 15 restore start")
-    running = module("pg_restore", creds, prefix="t-physical", data_directory="/var/lib/postgresql/15/restore",
+    running = module("pg_restore", creds, prefix="t-physical-" + RUN, data_directory="/var/lib/postgresql/15/restore",
                      replace=True, encryption_passphrase=PASSPHRASE)
     assert running["failed"] and "is running" in running["msg"]
     with db.sudo():
         db.check_output("pg_ctlcluster 15 restore stop")
-    restored = module("pg_restore", creds, prefix="t-physical", data_directory="/var/lib/postgresql/15/restore",
+    restored = module("pg_restore", creds, prefix="t-physical-" + RUN, data_directory="/var/lib/postgresql/15/restore",
                       replace=True, encryption_passphrase=PASSPHRASE)
     assert not restored.get("failed"), restored.get("msg")
     with db.sudo():
