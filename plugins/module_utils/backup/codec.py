@@ -44,6 +44,10 @@ KDF_ITERATIONS = 200000
 FRAME = struct.Struct('>IB')
 LAST = 1
 CHUNK = 1 << 20
+# Input fed to the last decoding stage at a time: 1 MiB of a dump that
+# compressed 200:1 would inflate to 200 MiB at once; 16 KiB keeps it near 3 MiB
+# (an output piece is at most this times the compression ratio).
+DECODE_SLICE = 16384
 
 
 class _Identity(object):
@@ -187,6 +191,13 @@ class Chain(object):
         for stage in self._stages:
             data = stage.process(data)
         return data
+
+    def iter_process(self, data):
+        """Like process, in pieces: the last stage gets its input in DECODE_SLICE slices."""
+        for stage in self._stages[:-1]:
+            data = stage.process(data)
+        for start in range(0, len(data), DECODE_SLICE):
+            yield self._stages[-1].process(data[start:start + DECODE_SLICE])
 
     def finish(self):
         data = b''

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ SQL_TABLE_NAMES = ("SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relnam
                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
                    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
                    "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1")
+F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe, fewer wake-ups between the dump and its reader
 WAL_POINT = re.compile(r'write-ahead log (start|end) point: ([0-9A-F]+/[0-9A-F]+)')
 READ_SIZE = 1 << 20
 
@@ -123,6 +125,11 @@ class Command(object):
         self.proc = subprocess.Popen(argv, env=env, stderr=self._stderr,
                                      stdout=None if stdin else subprocess.PIPE,
                                      stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+        pipe = self.proc.stdin if stdin else self.proc.stdout
+        try:
+            fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, READ_SIZE)
+        except OSError:
+            pass  # not Linux, or above /proc/sys/fs/pipe-max-size: the default pipe works too
 
     def __enter__(self):
         return self

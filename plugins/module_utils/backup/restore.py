@@ -61,13 +61,16 @@ def read_object(store, prefix, manifest, entry, passphrase, sink):
     failure = None
     for chunk in store.iter_chunks(catalog.key(prefix, manifest['id'], entry['name'])):
         digest.update(chunk)
-        if failure is None:
+        pieces = decoder.iter_process(chunk) if failure is None else iter(())
+        while True:
             try:
-                data = decoder.process(chunk)
+                piece = next(pieces)
+            except StopIteration:
+                break
             except Exception as exc:  # zlib, zstandard and decryption errors alike
                 failure = exc
-                continue
-            sink(data)
+                break
+            sink(piece)
     if digest.hexdigest() != entry['sha256']:
         raise BackupError('checksum mismatch for %s of backup %s: the stored object was altered or damaged '
                           '(expected %s, got %s); nothing was restored'

@@ -78,3 +78,15 @@ def test_missing_library_names_the_package(monkeypatch):
     monkeypatch.setitem(common.LIBRARIES, 'zstandard', 'traceback')
     with pytest.raises(BackupError, match='python3-zstandard'):
         codec.compressor('zstd')
+
+
+@pytest.mark.parametrize('passphrase', [None, 'p'])
+def test_decoding_in_pieces_bounds_the_output(passphrase):
+    # pgbench-like rows compress about 150:1, so one 16 KiB slice inflates to a few MiB.
+    text = b''.join(b'%d\t1\t0\t' % i + b' ' * 84 + b'\n' for i in range(700000))
+    stored = _run(codec.encoder('zstd', None, passphrase), text, 1 << 20)
+    decoder = codec.decoder('zstd', passphrase)
+    sizes = [len(piece) for start in range(0, len(stored), 1 << 20)
+             for piece in decoder.iter_process(stored[start:start + (1 << 20)])]
+    assert sum(sizes) + len(decoder.finish()) == len(text)
+    assert len(stored) < len(text) / 50 and max(sizes) <= 8 << 20
