@@ -146,8 +146,10 @@ class Command(object):
         return False
 
     def chunks(self):
+        """The program's output as it comes (one read of the pipe each, up to READ_SIZE)."""
+        fd = self.proc.stdout.fileno()
         while True:
-            data = self.proc.stdout.read(READ_SIZE)
+            data = os.read(fd, READ_SIZE)
             if not data:
                 return
             yield data
