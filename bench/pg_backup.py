@@ -3,7 +3,7 @@
 Run on demand (not a test), as root, on a machine with Debian's postgresql-15
 (apt install postgresql-15) and the project's .venv:
 
-    .venv/bin/python bench/pg_backup.py [--scales 20,70] [--jobs 2]
+    .venv/bin/python bench/pg_backup.py [--scales 20,70] [--jobs 2] [--repeat 3]
 
 For each pgbench scale (70 is about 1 GB) it builds the database in a
 throw-away cluster, then in one run compares:
@@ -11,7 +11,8 @@ throw-away cluster, then in one run compares:
   * the module: roles/postgresql_backup/files/aiplatform_pg_backup.py (the code of
     aiplatform.infra.pg_backup) streaming pg_dump -Z0 through zstd into a
     multipart upload;
-and prints wall times and their ratio, stored sizes, the peak RSS of the
+and prints wall times and their ratio (the median of --repeat alternated
+runs, and each run's), stored sizes, the peak RSS of the
 module's process at each scale, and the restore time of the module's
 pg_restore (download, verify, decode, pg_restore -j) against plain
 pg_restore -j of the baseline's local dump. S3 is moto_server on 127.0.0.1
@@ -115,26 +116,31 @@ def bench_scale(args, work, sock, scale, env):
     print("scale %d: pgbench database %.0f MiB, built in %.0f s" % (scale, db_bytes / 2**20, time.monotonic() - started))
     pg_env = dict(env, PGHOST=str(sock), PGPORT=str(port), PGUSER="postgres")
 
-    # Baseline: pg_dump -Fc to a file, then boto3 upload_file of that file.
+    # Baseline: pg_dump -Fc to a file, then boto3 upload_file of that file; then
+    # the module's code as the scheduled backup runs it. Alternated args.repeat
+    # times; the medians are reported (the machine is shared, single runs are noisy).
     dump = work / "baseline.dump"
     upload = ("import boto3, sys; boto3.client('s3', endpoint_url=%r, region_name='us-east-1', "
               "aws_access_key_id=%r, aws_secret_access_key=%r).upload_file(sys.argv[1], %r, sys.argv[2])"
               % (ENDPOINT, CREDS["access_key"], CREDS["secret_key"], BUCKET))
-    dumped = measured(PG_BIN + "/pg_dump", "-Fc", "-f", str(dump), "bench", env=pg_env)
-    uploaded = measured(sys.executable, "-c", upload, str(dump), "baseline/s%d.dump" % scale, env=pg_env)
-    baseline_wall = dumped["wall"] + uploaded["wall"]
-    baseline_size = dump.stat().st_size
-
-    # The module's code, as the scheduled backup runs it.
     config = dict(bucket=BUCKET, endpoint_url=ENDPOINT, prefix="module-s%d" % scale, databases=["bench"],
                   login_host=str(sock), login_port=port, bin_dir=PG_BIN, part_size_mb=16, **CREDS)
     (work / "config.json").write_text(json.dumps(config))
     state = work / "state"
     state.mkdir(exist_ok=True)
-    module = measured(sys.executable, str(ROOT / "roles/postgresql_backup/files/aiplatform_pg_backup.py"),
-                      "--config", str(work / "config.json"), "--state-dir", str(state), env=env)
-    manifest = json.loads((state / "state.json").read_text())
-    stored = manifest["last_stored_bytes"]
+    runs = []
+    for _attempt in range(args.repeat):
+        dumped = measured(PG_BIN + "/pg_dump", "-Fc", "-f", str(dump), "bench", env=pg_env)
+        uploaded = measured(sys.executable, "-c", upload, str(dump), "baseline/s%d.dump" % scale, env=pg_env)
+        module = measured(sys.executable, str(ROOT / "roles/postgresql_backup/files/aiplatform_pg_backup.py"),
+                          "--config", str(work / "config.json"), "--state-dir", str(state), env=env)
+        runs.append((dumped["wall"] + uploaded["wall"], module["wall"], dumped, uploaded, module))
+        print("  run %d: baseline %.2f s, module %.2f s, ratio %.2f" % (
+            len(runs), runs[-1][0], runs[-1][1], runs[-1][1] / runs[-1][0]), flush=True)
+    ratios = sorted(r[1] / r[0] for r in runs)
+    baseline_wall, module_wall, dumped, uploaded, module = sorted(runs, key=lambda r: r[1] / r[0])[len(runs) // 2]
+    baseline_size = dump.stat().st_size
+    stored = json.loads((state / "state.json").read_text())["last_stored_bytes"]
 
     # Restore: the module's path against plain pg_restore -j of the local dump.
     psql(sock, port, "DROP DATABASE IF EXISTS plain_restore")
@@ -151,7 +157,8 @@ def bench_scale(args, work, sock, scale, env):
         psql(sock, port, "DROP DATABASE %s" % name)
     dump.unlink()
     return dict(scale=scale, db_mib=db_bytes / 2**20, baseline_dump_s=dumped["wall"], baseline_upload_s=uploaded["wall"],
-                baseline_s=baseline_wall, module_s=module["wall"], ratio=module["wall"] / baseline_wall,
+                baseline_s=baseline_wall, module_s=module_wall, ratio=module_wall / baseline_wall, ratios=ratios,
+                module_rss_all_mb=[r[4]["rss_mb"] for r in runs],
                 baseline_mib=baseline_size / 2**20, module_mib=stored / 2**20, module_rss_mb=module["rss_mb"],
                 baseline_pg_dump_rss_mb=dumped["rss_mb"], baseline_upload_rss_mb=uploaded["rss_mb"],
                 plain_restore_s=plain["wall"], module_restore_s=restored["wall"],
@@ -163,6 +170,7 @@ def main():
     parser.add_argument("--scales", default="20,70", help="pgbench scales, comma-separated (70: about 1 GB)")
     parser.add_argument("--jobs", type=int, default=2, help="pg_restore -j")
     parser.add_argument("--port", type=int, default=55432)
+    parser.add_argument("--repeat", type=int, default=3, help="backup comparisons per scale (medians reported)")
     args = parser.parse_args()
     if os.geteuid() != 0 or not os.path.exists(PG_BIN + "/initdb"):
         raise SystemExit("run as root with postgresql-15 installed (apt install postgresql-15)")
