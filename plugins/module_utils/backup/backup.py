@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Taking a backup: each dump program's output goes through compression and
+encryption straight into a multipart upload; the manifest is written last."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import platform
+import signal
+import sys
+import time
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.s3 import StreamUpload
+
+from urllib.parse import quote
+
+MIB = 1024 * 1024
+
+
+class Interrupted(BackupError):
+    """Raised in the main thread by SIGTERM or SIGINT."""
+
+
+@contextlib.contextmanager
+def interruptible():
+    """SIGTERM and SIGINT raise Interrupted, so every context on the stack cleans up."""
+    def handler(signum, _frame):
+        raise Interrupted('stopped by signal %d; the upload was aborted and no manifest written' % signum)
+    previous = dict((s, signal.signal(s, handler)) for s in (signal.SIGTERM, signal.SIGINT))
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def s3_extra_args(params):
+    extra = {}
+    if params.get('storage_class'):
+        extra['StorageClass'] = params['storage_class']
+    if params.get('server_side_encryption'):
+        extra['ServerSideEncryption'] = params['server_side_encryption']
+    if params.get('sse_kms_key_id'):
+        extra['SSEKMSKeyId'] = params['sse_kms_key_id']
+    return extra
+
+
+def plan(params, server):
+    """The objects of one backup: (name, program, arguments, database or None)."""
+    suffix = codec.object_suffix(params['compression'], bool(params.get('encryption_passphrase')))
+    if params['kind'] == 'physical':
+        return [('base.tar' + suffix, 'pg_basebackup',
+                 ['-D', '-', '-Ft', '-X', 'fetch', '-c', 'fast', '--verbose', '--no-manifest'], None)]
+    wanted = params['databases']
+    everything = 'all' in wanted
+    names = server.databases() if everything else wanted
+    missing = sorted(set(names) - set(server.databases())) if not everything else []
+    if missing:
+        raise BackupError('no database %s on the server: fix the databases option' % ', '.join(missing))
+    objects = [('db-%s.dump%s' % (quote(name, safe=''), suffix), 'pg_dump', ['-Fc', '-Z0', '-d', name], name)
+               for name in names]
+    if everything or params.get('globals'):
+        objects.append(('globals.sql' + suffix, 'pg_dumpall', ['--globals-only'], None))
+    return objects
+
+
+def stream_object(command, upload, encoder):
+    """Copies a program's output into the upload; returns the raw byte count."""
+    raw = 0
+    for chunk in command.chunks():
+        raw += len(chunk)
+        upload.write(encoder.process(chunk))
+    upload.write(encoder.finish())
+    return raw
+
+
+def run_backup(params, server, store, log=None):
+    """Takes one backup and returns its manifest; raises BackupError on failure."""
+    log = log or (lambda message: None)
+    started, clock = catalog.utcnow(), time.monotonic()
+    backup_id = catalog.new_id(params['kind'], started)
+    objects = plan(params, server)
+    tools = {}
+    for prog in [o[1] for o in objects]:
+        tools[prog] = tools.get(prog) or pgtools.program(prog, params.get('bin_dir'))
+    manifest = dict(format=catalog.FORMAT_VERSION, id=backup_id, kind=params['kind'],
+                    start_time=started.isoformat(), server_version=server.version(),
+                    databases=[o[3] for o in objects if o[3] is not None], host=platform.node(),
+                    compression=dict(codec=params['compression'], level=params.get('compression_level')),
+                    encryption=dict(cipher='AES-256-GCM', kdf='PBKDF2-HMAC-SHA256',
+                                    chunk=codec.CHUNK) if params.get('encryption_passphrase') else None,
+                    tool_versions=dict((p, pgtools.tool_version(path)) for p, path in tools.items()),
+                    objects=[])
+    manifest['tool_versions']['python'] = sys.version.split()[0]
+    manifest['start_lsn'] = server.lsn() if params['kind'] == 'logical' else None
+    try:
+        _take(params, objects, tools, server, store, manifest, log)
+    except BaseException:
+        # Whole objects of a backup that failed later: no manifest names them, delete them too.
+        done = [catalog.key(params['prefix'], backup_id, o['name']) for o in manifest['objects']]
+        with contextlib.suppress(BackupError):
+            store.delete(done)
+        raise
+    if params['kind'] == 'logical':
+        manifest['end_lsn'] = server.lsn()
+    manifest.update(end_time=catalog.utcnow().isoformat(), duration=round(time.monotonic() - clock, 3),
+                    raw_size=sum(o['raw_size'] for o in manifest['objects']),
+                    stored_size=sum(o['stored_size'] for o in manifest['objects']))
+    store.put(catalog.key(params['prefix'], backup_id, catalog.MANIFEST), catalog.manifest_bytes(manifest))
+    return manifest
+
+
+def _take(params, objects, tools, server, store, manifest, log):
+    for name, prog, args, database in objects:
+        log('%s: %s' % (manifest['id'], name))
+        encoder = codec.encoder(params['compression'], params.get('compression_level'),
+                                params.get('encryption_passphrase'))
+        with StreamUpload(store, catalog.key(params['prefix'], manifest['id'], name),
+                          params['part_size_mb'] * MIB) as upload:
+            with pgtools.Command([tools[prog]] + args, server.env()) as command:
+                raw = stream_object(command, upload, encoder)
+                messages = command.wait()
+            stored, sha256 = upload.close()
+        if prog == 'pg_basebackup':
+            manifest['start_lsn'], manifest['end_lsn'] = pgtools.wal_points(messages)
+        manifest['objects'].append(dict(name=name, database=database, sha256=sha256,
+                                        stored_size=stored, raw_size=raw))

@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Backups in a location: ids, object keys, manifests, listing, retention.
+
+A backup lives under ``<prefix>/<id>/``; it is complete when
+``<prefix>/<id>/manifest.json`` exists, which is written last.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
+
+MANIFEST = 'manifest.json'
+FORMAT_VERSION = 1
+ID_FORMAT = '%Y%m%dT%H%M%SZ'
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def new_id(kind, now=None):
+    """Sortable backup id: UTC time, kind and a short random tail."""
+    return '%s-%s-%s' % ((now or utcnow()).strftime(ID_FORMAT), kind, os.urandom(2).hex())
+
+
+def id_time(backup_id):
+    return datetime.datetime.strptime(backup_id.split('-', 1)[0], ID_FORMAT).replace(tzinfo=datetime.timezone.utc)
+
+
+def base(prefix):
+    return prefix.strip('/') + '/' if prefix.strip('/') else ''
+
+
+def key(prefix, backup_id, name):
+    return '%s%s/%s' % (base(prefix), backup_id, name)
+
+
+def manifest_bytes(manifest):
+    return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode('utf-8')
+
+
+def read_manifest(store, prefix, backup_id):
+    try:
+        return json.loads(store.get(key(prefix, backup_id, MANIFEST)).decode('utf-8'))
+    except BackupError:
+        raise BackupError('backup %s is incomplete or does not exist: it has no manifest '
+                          '(see pg_backup_info for the complete ones)' % backup_id)
+    except ValueError:
+        raise BackupError('the manifest of backup %s is not valid JSON: the backup cannot be trusted' % backup_id)
+
+
+def list_backups(store, prefix, now=None):
+    """Every backup under prefix, oldest first, from one listing plus the manifests."""
+    now = now or utcnow()
+    start = base(prefix)
+    grouped = {}
+    for object_key, (size, modified) in store.list(start).items():
+        backup_id, _sep, name = object_key[len(start):].partition('/')
+        if not name:
+            continue
+        entry = grouped.setdefault(backup_id, dict(objects=0, stored_size=0, manifest=False, modified=modified))
+        entry['objects'] += 1
+        entry['stored_size'] += size
+        entry['manifest'] = entry['manifest'] or name == MANIFEST
+        entry['modified'] = max(entry['modified'], modified)
+    backups = []
+    for backup_id in sorted(grouped):
+        entry = grouped[backup_id]
+        try:
+            started = id_time(backup_id)
+        except ValueError:
+            continue  # not a backup of this tool
+        item = dict(id=backup_id, kind=backup_id.split('-')[1] if backup_id.count('-') >= 2 else 'unknown',
+                    time=started.isoformat(), age_seconds=int((now - started).total_seconds()),
+                    stored_size=entry['stored_size'], objects=entry['objects'],
+                    status='complete' if entry['manifest'] else 'incomplete')
+        if entry['manifest']:
+            manifest = read_manifest(store, prefix, backup_id)
+            item.update(kind=manifest['kind'], databases=manifest.get('databases', []),
+                        size=manifest.get('raw_size'), duration=manifest.get('duration'),
+                        end_time=manifest.get('end_time'))
+        backups.append(item)
+    return backups
+
+
+def latest(backups, kind=None):
+    complete = [b for b in backups if b['status'] == 'complete' and (kind is None or b['kind'] == kind)]
+    if not complete:
+        raise BackupError('no complete %sbackup in the location' % (kind + ' ' if kind else ''))
+    return complete[-1]
+
+
+def resolve(backups, backup_id, kind=None):
+    if backup_id == 'latest':
+        return latest(backups, kind)
+    for item in backups:
+        if item['id'] == backup_id:
+            if item['status'] != 'complete':
+                raise BackupError('backup %s is incomplete (no manifest): it cannot be restored' % backup_id)
+            return item
+    raise BackupError('no backup %s in the location' % backup_id)
+
+
+def _bucket(moment, period):
+    if period == 'daily':
+        return moment.date()
+    if period == 'weekly':
+        return tuple(moment.isocalendar()[:2])
+    return (moment.year, moment.month)
+
+
+def select_expired(backups, keep_last=0, keep_daily=0, keep_weekly=0, keep_monthly=0):
+    """(expired ids, kept ids with their reasons) among the complete backups.
+
+    A backup is kept when it is one of the newest keep_last, or the newest of
+    one of the newest keep_daily days (weeks, months) that have one. The newest
+    complete backup is always kept. Incomplete backups older than it are
+    expired too: they are leftovers of failed runs, never a running one.
+    """
+    complete = sorted((b for b in backups if b['status'] == 'complete'), key=lambda b: b['id'], reverse=True)
+    if not complete:
+        return [], {}
+    reasons = {complete[0]['id']: ['newest']}
+    for item in complete[:keep_last]:
+        reasons.setdefault(item['id'], []).append('last')
+    for period, count in (('daily', keep_daily), ('weekly', keep_weekly), ('monthly', keep_monthly)):
+        seen = []
+        for item in complete:
+            bucket = _bucket(id_time(item['id']), period)
+            if bucket in seen:
+                continue
+            if len(seen) >= count:
+                break
+            seen.append(bucket)
+            reasons.setdefault(item['id'], []).append(period)
+    expired = [b['id'] for b in complete if b['id'] not in reasons]
+    expired += [b['id'] for b in backups if b['status'] == 'incomplete' and b['id'] < complete[0]['id']]
+    return sorted(expired), reasons
+
+
+def delete_backups(store, prefix, backup_ids):
+    """Deletes each backup's manifest first, so a half-deleted one is never complete."""
+    everything = store.list(base(prefix))
+    for backup_id in backup_ids:
+        manifest_key = key(prefix, backup_id, MANIFEST)
+        rest = [k for k in everything if k.startswith(key(prefix, backup_id, '')) and k != manifest_key]
+        if manifest_key in everything:
+            store.delete([manifest_key])
+        if rest:
+            store.delete(rest)
+
+
+def stale_uploads(store, prefix, older_than_seconds, now=None):
+    now = now or utcnow()
+    return [u for u in store.uploads(base(prefix))
+            if (now - u['initiated']).total_seconds() > older_than_seconds]
+
+
+def apply_retention(store, prefix, rules, check_mode=False, pending_id=None):
+    """(expired ids, aborted upload keys) by the rules of pg_backup's retention option.
+
+    pending_id stands for the backup that check mode would have taken.
+    """
+    if not rules:
+        return [], []
+    backups = list_backups(store, prefix)
+    if pending_id:
+        backups.append(dict(id=pending_id, status='complete'))
+    expired, _kept = select_expired(backups, rules['keep_last'], rules['keep_daily'],
+                                    rules['keep_weekly'], rules['keep_monthly'])
+    stale = stale_uploads(store, prefix, rules['stale_upload_hours'] * 3600)
+    if not check_mode:
+        delete_backups(store, prefix, expired)
+        for upload in stale:
+            store.abort(upload['key'], upload['upload_id'])
+    return expired, [u['key'] for u in stale]

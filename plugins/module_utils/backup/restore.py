@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Restoring a backup. Every stored object is checked against the SHA-256 of
+its manifest (and decrypted and decompressed) before anything on the server
+or in a data directory changes."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import os
+import shutil
+import tempfile
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
+
+STAGING_SUFFIX = '_aip_restoring'
+
+
+def free_space(path):
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
+
+
+def require_space(path, needed):
+    available = free_space(path)
+    if available < needed:
+        raise BackupError('no space: %s has %d MiB free, the restore needs %d MiB; free some or set work_dir'
+                          % (path, available // 1048576, needed // 1048576 + 1))
+
+
+def pick_object(manifest, database):
+    dumps = [o for o in manifest['objects'] if o.get('database')]
+    if database is None:
+        if len(dumps) != 1:
+            raise BackupError('backup %s holds %d databases (%s): name one in database'
+                              % (manifest['id'], len(dumps), ', '.join(o['database'] for o in dumps)))
+        return dumps[0]
+    for entry in dumps:
+        if entry['database'] == database:
+            return entry
+    raise BackupError('backup %s has no database %r (it has: %s)'
+                      % (manifest['id'], database, ', '.join(o['database'] for o in dumps) or 'none'))
+
+
+def read_object(store, prefix, manifest, entry, passphrase, sink):
+    """Streams one stored object, decoded, into sink(bytes); fails on a checksum mismatch.
+
+    sink sees data before the checksum is known: callers either discard it
+    (a verifying pass) or write it where a mismatch leaves nothing behind. A
+    damaged object is read to its end, so that the checksum names the cause.
+    """
+    if manifest.get('encryption') and not passphrase:
+        raise BackupError('backup %s is encrypted: set encryption_passphrase' % manifest['id'])
+    digest = hashlib.sha256()
+    decoder = codec.decoder(manifest['compression']['codec'], passphrase if manifest.get('encryption') else None)
+    failure = None
+    for chunk in store.iter_chunks(catalog.key(prefix, manifest['id'], entry['name'])):
+        digest.update(chunk)
+        pieces = decoder.iter_process(chunk) if failure is None else iter(())
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration:
+                break
+            except Exception as exc:  # zlib, zstandard and decryption errors alike
+                failure = exc
+                break
+            sink(piece)
+    if digest.hexdigest() != entry['sha256']:
+        raise BackupError('checksum mismatch for %s of backup %s: the stored object was altered or damaged '
+                          '(expected %s, got %s); nothing was restored'
+                          % (entry['name'], manifest['id'], entry['sha256'], digest.hexdigest()))
+    if failure is None:
+        try:
+            data = decoder.finish()
+        except Exception as exc:  # as above
+            failure = exc
+        else:
+            sink(data)
+            return
+    if isinstance(failure, BackupError):
+        raise failure
+    raise BackupError('cannot decode %s of backup %s: %s' % (entry['name'], manifest['id'], failure))
+
+
+def restore_logical(params, server, store, manifest, check_mode=False):
+    entry = pick_object(manifest, params.get('database'))
+    target = params.get('target_database') or entry['database']
+    exists = server.database_exists(target)
+    if exists and not params['replace']:
+        raise BackupError('database %r exists: set replace=true to replace it, or choose another '
+                          'target_database' % target)
+    result = dict(changed=True, backup_id=manifest['id'], database=entry['database'], target_database=target,
+                  replaced=exists, size=entry['raw_size'])
+    if check_mode:
+        return result
+    require_space(params['work_dir'], entry['raw_size'])
+    staging = target + STAGING_SUFFIX
+    with tempfile.NamedTemporaryFile(dir=params['work_dir'], prefix='aip-restore-', suffix='.dump') as dump:
+        read_object(store, params['prefix'], manifest, entry, params.get('encryption_passphrase'), dump.write)
+        dump.flush()
+        if server.database_exists(staging):
+            server.execute('DROP DATABASE {} WITH (FORCE)', staging)
+        server.execute('CREATE DATABASE {} TEMPLATE template0 OWNER {}', staging,
+                       params.get('owner') or params['login_user'])
+        argv = [pgtools.program('pg_restore', params.get('bin_dir')), '-d', staging, '--exit-on-error',
+                '-j', str(params['jobs'])] + (['--no-owner'] if params['no_owner'] else []) + [dump.name]
+        try:
+            with pgtools.Command(argv, server.env()) as command:
+                command.wait()
+        except BaseException:
+            server.execute('DROP DATABASE IF EXISTS {} WITH (FORCE)', staging)
+            raise
+    if exists:
+        server.execute('DROP DATABASE {} WITH (FORCE)', target)
+    server.execute('ALTER DATABASE {} RENAME TO {}', staging, target)
+    if params.get('count_rows'):
+        result['row_counts'] = server.row_counts(target)
+    return result
+
+
+def restore_physical(params, store, manifest, check_mode=False):
+    target = params['data_directory']
+    if os.path.exists(os.path.join(target, 'postmaster.pid')):
+        raise BackupError('the cluster in %s is running (postmaster.pid exists): stop it first' % target)
+    present = os.path.isdir(target) and os.listdir(target)
+    if present and not params['replace']:
+        raise BackupError('%s is not empty: set replace=true to wipe it, or choose another data_directory' % target)
+    entry = manifest['objects'][0]
+    result = dict(changed=True, backup_id=manifest['id'], data_directory=target, replaced=bool(present),
+                  size=entry['raw_size'])
+    if check_mode:
+        return result
+    passphrase = params.get('encryption_passphrase')
+    read_object(store, params['prefix'], manifest, entry, passphrase, lambda data: None)
+    if present:
+        for name in os.listdir(target):
+            path = os.path.join(target, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+    os.makedirs(target, mode=0o700, exist_ok=True)
+    require_space(target, entry['raw_size'])
+    with pgtools.Command(['tar', '-x', '-f', '-', '-C', target], dict(os.environ), stdin=True) as command:
+        read_object(store, params['prefix'], manifest, entry, passphrase, command.write)
+        command.wait()
+    os.chmod(target, 0o700)
+    return result

@@ -1,0 +1,229 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_backup
+short_description: Stream a PostgreSQL backup into S3-compatible storage
+version_added: 0.1.0
+description:
+  - Takes a logical backup (C(pg_dump) custom format per database, plus
+    C(pg_dumpall --globals-only)) or a physical one (C(pg_basebackup), the
+    whole cluster as one tar with the WAL it needs) and streams it straight
+    into a bucket; no copy of the backup is written on the host.
+  - Each program's output is compressed (zstd, gzip or none) and optionally
+    encrypted on the host, then sent as a multipart upload in parts of
+    O(part_size_mb); memory stays near two parts whatever the database size.
+  - The backup is complete only when its C(manifest.json) is written, last. It
+    holds the id, kind, databases, server version, start and end WAL
+    positions, sizes, a SHA-256 per stored object, the tool versions and the
+    duration. On any failure, and on SIGTERM or SIGINT, the multipart upload
+    is aborted and objects already stored for the backup are deleted, so no
+    manifest and no open upload is left.
+  - With O(retention), expired backups are deleted after a successful backup;
+    the newest complete backup is never deleted.
+  - Run it as the OS user that may connect (C(become_user=postgres) with the
+    default peer authentication over the socket).
+author:
+  - aiplatform.infra maintainers (@aiplatform)
+extends_documentation_fragment:
+  - aiplatform.infra.backup
+  - aiplatform.infra.backup.postgres
+attributes:
+  check_mode:
+    support: full
+    description: Connects to the server and the bucket, then reports the backup it would take and the backups retention would delete.
+  diff_mode:
+    support: none
+    description: A backup has no before and after.
+  idempotent:
+    support: none
+    description: Every run takes a new backup.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the database host (primary or replica).
+options:
+  kind:
+    description: V(logical) (C(pg_dump)) or V(physical) (C(pg_basebackup)).
+    type: str
+    choices: [logical, physical]
+    default: logical
+  databases:
+    description:
+      - Databases of a logical backup, each one object; V(all) is every database
+        that accepts connections, plus the globals (roles, tablespaces).
+    type: list
+    elements: str
+    default: [all]
+  globals:
+    description: Add the globals to a logical backup of named databases.
+    type: bool
+    default: false
+  compression:
+    description: Compression codec; V(zstd) needs C(zstandard) on the host (Debian C(python3-zstandard)).
+    type: str
+    choices: [zstd, gzip, none]
+    default: zstd
+  compression_level:
+    description: Compression level; the codec's default (zstd 3, gzip 6) when unset.
+    type: int
+  part_size_mb:
+    description: Size of one multipart upload part in MiB (5 at least); memory use is about twice this.
+    type: int
+    default: 16
+  storage_class:
+    description: S3 storage class of the objects, e.g. V(STANDARD_IA).
+    type: str
+  server_side_encryption:
+    description: S3 server-side encryption of the objects.
+    type: str
+    choices: [AES256, aws:kms]
+  sse_kms_key_id:
+    description: KMS key of O(server_side_encryption=aws:kms).
+    type: str
+  retention:
+    description: Which backups to keep after a successful backup; none is deleted when unset.
+    type: dict
+    suboptions:
+      keep_last:
+        description: Keep the newest this many complete backups.
+        type: int
+        default: 0
+      keep_daily:
+        description: Keep the newest backup of each of the newest this many days that have one.
+        type: int
+        default: 0
+      keep_weekly:
+        description: The same per ISO week.
+        type: int
+        default: 0
+      keep_monthly:
+        description: The same per month.
+        type: int
+        default: 0
+      stale_upload_hours:
+        description: Abort multipart uploads under the prefix started this many hours ago (left by a killed run).
+        type: int
+        default: 24
+'''
+
+EXAMPLES = r'''
+- name: Back up every database of the primary, encrypted, keeping 7 daily and 4 weekly
+  aiplatform.infra.pg_backup:
+    bucket: db-backups
+    endpoint_url: https://s3.example.net
+    access_key: "{{ vault_s3_access_key }}"
+    secret_key: "{{ vault_s3_secret_key }}"
+    encryption_passphrase: "{{ vault_backup_passphrase }}"
+    retention:
+      keep_daily: 7
+      keep_weekly: 4
+  become: true
+  become_user: postgres
+
+- name: Physical backup of the cluster to AWS in STANDARD_IA
+  aiplatform.infra.pg_backup:
+    kind: physical
+    bucket: db-backups
+    prefix: prod/pg
+    region: eu-central-1
+    storage_class: STANDARD_IA
+    server_side_encryption: AES256
+  become: true
+  become_user: postgres
+'''
+
+RETURN = r'''
+backup_id:
+  description: Id of the backup taken (in check mode, the id it would have had).
+  returned: always
+  type: str
+  sample: 20261126T123000Z-logical-3fa2
+manifest:
+  description: The manifest written last (see the description).
+  returned: when a backup was taken
+  type: dict
+  sample: {id: 20261126T123000Z-logical-3fa2, kind: logical, databases: [appdb], raw_size: 1048576,
+           stored_size: 20480, objects: [{name: db-appdb.dump.zst, sha256: "9f2c...", stored_size: 20480}]}
+expired:
+  description: Ids of the backups retention deleted (would delete in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [20261101T020000Z-logical-0a1b]
+aborted_uploads:
+  description: Keys of stale multipart uploads that retention aborted (would abort in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import backup, catalog, pgtools, s3
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import (
+    BackupError, DEBIAN_PACKAGES, missing_libraries, postgres_argument_spec, s3_argument_spec)
+
+RETENTION = dict(keep_last=dict(type='int', default=0), keep_daily=dict(type='int', default=0),
+                 keep_weekly=dict(type='int', default=0), keep_monthly=dict(type='int', default=0),
+                 stale_upload_hours=dict(type='int', default=24))
+
+
+def argument_spec():
+    spec = s3_argument_spec()
+    spec.update(postgres_argument_spec())
+    spec.update(
+        kind=dict(type='str', choices=['logical', 'physical'], default='logical'),
+        databases=dict(type='list', elements='str', default=['all']),
+        globals=dict(type='bool', default=False),
+        compression=dict(type='str', choices=['zstd', 'gzip', 'none'], default='zstd'),
+        compression_level=dict(type='int'),
+        part_size_mb=dict(type='int', default=16),
+        storage_class=dict(type='str'),
+        server_side_encryption=dict(type='str', choices=['AES256', 'aws:kms']),
+        sse_kms_key_id=dict(type='str'),
+        retention=dict(type='dict', options=RETENTION),
+    )
+    return spec
+
+
+def run(module):
+    params = module.params
+    server = pgtools.Server(params)
+    store = s3.Store(s3.client(params), params['bucket'], backup.s3_extra_args(params))
+    store.check_bucket()
+    if module.check_mode:
+        backup.plan(params, server)
+        pending = catalog.new_id(params['kind'])
+        expired, aborted = catalog.apply_retention(store, params['prefix'], params['retention'], True, pending)
+        return dict(changed=True, backup_id=pending, expired=expired, aborted_uploads=aborted)
+    with backup.interruptible():
+        manifest = backup.run_backup(params, server, store)
+    expired, aborted = catalog.apply_retention(store, params['prefix'], params['retention'], False)
+    return dict(changed=True, backup_id=manifest['id'], manifest=manifest, expired=expired, aborted_uploads=aborted)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_if=[('server_side_encryption', 'aws:kms', ['sse_kms_key_id'])])
+    for name, error in missing_libraries(module.params):
+        module.fail_json(msg='%s (Debian: apt install %s)' % (missing_required_lib(name), DEBIAN_PACKAGES[name]),
+                         exception=error)
+    if module.params['part_size_mb'] < 5:
+        module.fail_json(msg='part_size_mb must be 5 or more (the S3 minimum part size)')
+    try:
+        module.exit_json(**run(module))
+    except (BackupError, OSError) as exc:  # OSError: no space, permissions of a directory
+        module.fail_json(msg=str(exc))
+
+
+if __name__ == '__main__':
+    main()

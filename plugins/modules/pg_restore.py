@@ -1,0 +1,206 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pg_restore
+short_description: Restore a PostgreSQL backup from S3-compatible storage
+version_added: 0.1.0
+description:
+  - Restores a backup taken by M(aiplatform.infra.pg_backup), by id or V(latest).
+  - A logical backup is restored into a database (a new one by default); an
+    existing database is replaced only with O(replace=true). The dump is
+    restored with C(pg_restore -j O(jobs)) into a staging database first,
+    which replaces the target only when the restore succeeded.
+  - A physical backup is unpacked into the data directory of a stopped
+    cluster (O(data_directory)); start the cluster afterwards.
+  - Before anything changes, each stored object is checked against the
+    SHA-256 in the manifest (and decrypted and decompressed); a mismatch, a
+    wrong passphrase, a backup without manifest (incomplete) or too little
+    free space stops the restore with that cause.
+  - Run it as the OS user that may connect (C(become_user=postgres)); for a
+    physical restore, as the owner of the data directory.
+author:
+  - aiplatform.infra maintainers (@aiplatform)
+extends_documentation_fragment:
+  - aiplatform.infra.backup
+  - aiplatform.infra.backup.postgres
+attributes:
+  check_mode:
+    support: full
+    description: Finds the backup, checks that the target may be written and reports the restore without downloading.
+  diff_mode:
+    support: none
+    description: No diff of database contents.
+  idempotent:
+    support: none
+    description: Every run restores again (O(replace=true)) or refuses an existing target.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the host that gets the data.
+options:
+  backup_id:
+    description: The backup to restore; V(latest) is the newest complete one of the kind O(data_directory) implies.
+    type: str
+    default: latest
+  database:
+    description: Database of a logical backup to restore; may be left out when the backup holds one.
+    type: str
+  target_database:
+    description: Database to restore into; O(database) when unset.
+    type: str
+  owner:
+    description: Owner of the restored database; O(login_user) when unset.
+    type: str
+  no_owner:
+    description: Restore without the dump's ownership (C(pg_restore --no-owner)), for a server that lacks its roles.
+    type: bool
+    default: false
+  replace:
+    description:
+      - Replace an existing target database (dropped, connections and all, once the
+        restore into the staging database succeeded), or wipe a non-empty O(data_directory).
+    type: bool
+    default: false
+  jobs:
+    description: Parallel jobs of C(pg_restore).
+    type: int
+    default: 2
+  work_dir:
+    description: Directory for the decoded dump of a logical restore (C(pg_restore -j) needs a file).
+    type: path
+    default: /var/tmp
+  count_rows:
+    description: Return the exact row count of every table of the restored database.
+    type: bool
+    default: false
+  data_directory:
+    description: Restore a physical backup into this data directory of a stopped cluster.
+    type: path
+'''
+
+EXAMPLES = r'''
+- name: Restore the latest backup of appdb into a new database appdb_copy
+  aiplatform.infra.pg_restore:
+    bucket: db-backups
+    endpoint_url: https://s3.example.net
+    access_key: "{{ vault_s3_access_key }}"
+    secret_key: "{{ vault_s3_secret_key }}"
+    database: appdb
+    target_database: appdb_copy
+    jobs: 4
+  become: true
+  become_user: postgres
+
+- name: Unpack a physical backup into a stopped cluster's data directory
+  aiplatform.infra.pg_restore:
+    bucket: db-backups
+    backup_id: 20261126T020000Z-physical-3fa2
+    data_directory: /var/lib/postgresql/15/main
+    replace: true
+  become: true
+  become_user: postgres
+'''
+
+RETURN = r'''
+backup_id:
+  description: Id of the backup restored.
+  returned: always
+  type: str
+  sample: 20261126T020000Z-logical-3fa2
+database:
+  description: Database of the backup that was restored.
+  returned: logical restores
+  type: str
+  sample: appdb
+target_database:
+  description: Database restored into.
+  returned: logical restores
+  type: str
+  sample: appdb_copy
+data_directory:
+  description: Data directory restored into.
+  returned: physical restores
+  type: str
+  sample: /var/lib/postgresql/15/main
+replaced:
+  description: Whether an existing database or non-empty data directory was replaced.
+  returned: always
+  type: bool
+  sample: false
+size:
+  description: Bytes of the dump or tar restored (before compression).
+  returned: always
+  type: int
+  sample: 1048576
+row_counts:
+  description: Rows per table (schema-qualified) of the restored database.
+  returned: when O(count_rows=true), not in check mode
+  type: dict
+  sample: {public.orders: 120, public.customers: 12}
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, pgtools, restore, s3
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import (
+    LIBRARIES, BackupError, DEBIAN_PACKAGES, postgres_argument_spec, s3_argument_spec)
+
+
+def argument_spec():
+    spec = s3_argument_spec()
+    spec.update(postgres_argument_spec())
+    spec.update(
+        backup_id=dict(type='str', default='latest'),
+        database=dict(type='str'),
+        target_database=dict(type='str'),
+        owner=dict(type='str'),
+        no_owner=dict(type='bool', default=False),
+        replace=dict(type='bool', default=False),
+        jobs=dict(type='int', default=2),
+        work_dir=dict(type='path', default='/var/tmp'),
+        count_rows=dict(type='bool', default=False),
+        data_directory=dict(type='path'),
+    )
+    return spec
+
+
+def run(module):
+    params = module.params
+    store = s3.Store(s3.client(params), params['bucket'])
+    store.check_bucket()
+    kind = 'physical' if params['data_directory'] else 'logical'
+    chosen = catalog.resolve(catalog.list_backups(store, params['prefix']), params['backup_id'], kind)
+    manifest = catalog.read_manifest(store, params['prefix'], chosen['id'])
+    if manifest['kind'] != kind:
+        raise BackupError('backup %s is %s: %s' % (manifest['id'], manifest['kind'], (
+            'set data_directory to restore it' if manifest['kind'] == 'physical'
+            else 'a logical backup is restored into a database, not a data_directory')))
+    if kind == 'physical':
+        return restore.restore_physical(params, store, manifest, module.check_mode)
+    return restore.restore_logical(params, pgtools.Server(params), store, manifest, module.check_mode)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[('data_directory', 'database'), ('data_directory', 'target_database')])
+    needed = ['boto3'] + ([] if module.params['data_directory'] else ['psycopg'])
+    for name in needed:
+        if LIBRARIES[name]:
+            module.fail_json(msg='%s (Debian: apt install %s)' % (missing_required_lib(name), DEBIAN_PACKAGES[name]),
+                             exception=LIBRARIES[name])
+    try:
+        module.exit_json(**run(module))
+    except (BackupError, OSError) as exc:  # OSError: no space, permissions of a directory
+        module.fail_json(msg=str(exc))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""An in-memory S3 client with the calls the backup code makes, and a stand-in server."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import io
+import os
+import stat
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.s3 import Store
+
+
+def _error(code, op):
+    return ClientError({'Error': {'Code': code, 'Message': code}}, op)
+
+
+class FakeS3(object):
+    def __init__(self, bucket='bk'):
+        self.bucket = bucket
+        self.objects = {}
+        self.modified = {}
+        self.uploads = {}
+        self.calls = []
+        self.fail_part = None
+        self.denied = None
+
+    def _check(self, bucket, op):
+        self.calls.append(op)
+        if bucket != self.bucket:
+            raise _error('NoSuchBucket', op)
+        if self.denied:
+            raise _error(self.denied, op)
+
+    def put_object(self, Bucket, Key, Body, **extra):
+        self._check(Bucket, 'put_object')
+        self.objects[Key] = bytes(Body)
+        self.modified[Key] = datetime.datetime.now(datetime.timezone.utc)
+
+    def get_object(self, Bucket, Key):
+        self._check(Bucket, 'get_object')
+        if Key not in self.objects:
+            raise _error('NoSuchKey', 'get_object')
+        return {'Body': io.BytesIO(self.objects[Key])}
+
+    def list_objects_v2(self, Bucket, Prefix='', ContinuationToken=None, MaxKeys=2):
+        self._check(Bucket, 'list_objects_v2')
+        keys = sorted(k for k in self.objects if k.startswith(Prefix))
+        start = int(ContinuationToken or 0)
+        page = {'Contents': [{'Key': k, 'Size': len(self.objects[k]), 'LastModified': self.modified[k]}
+                             for k in keys[start:start + MaxKeys]]}
+        if start + MaxKeys < len(keys):
+            page['NextContinuationToken'] = str(start + MaxKeys)
+        return page
+
+    def delete_objects(self, Bucket, Delete):
+        self._check(Bucket, 'delete_objects')
+        for item in Delete['Objects']:
+            self.objects.pop(item['Key'], None)
+
+    def create_multipart_upload(self, Bucket, Key, **extra):
+        self._check(Bucket, 'create_multipart_upload')
+        upload_id = 'u%d' % len(self.calls)
+        self.uploads[upload_id] = dict(key=Key, parts={}, initiated=datetime.datetime.now(datetime.timezone.utc))
+        return {'UploadId': upload_id}
+
+    def upload_part(self, Bucket, Key, UploadId, PartNumber, Body):
+        self._check(Bucket, 'upload_part')
+        if self.fail_part == PartNumber:
+            raise _error('InternalError', 'upload_part')
+        self.uploads[UploadId]['parts'][PartNumber] = bytes(Body)
+        return {'ETag': '"%d"' % PartNumber}
+
+    def complete_multipart_upload(self, Bucket, Key, UploadId, MultipartUpload):
+        self._check(Bucket, 'complete_multipart_upload')
+        upload = self.uploads.pop(UploadId)
+        numbers = [p['PartNumber'] for p in MultipartUpload['Parts']]
+        assert numbers == sorted(upload['parts'])
+        self.put_object(Bucket, Key, b''.join(upload['parts'][n] for n in numbers))
+
+    def abort_multipart_upload(self, Bucket, Key, UploadId):
+        self._check(Bucket, 'abort_multipart_upload')
+        self.uploads.pop(UploadId)
+
+    def list_multipart_uploads(self, Bucket, Prefix):
+        self._check(Bucket, 'list_multipart_uploads')
+        return {'Uploads': [{'Key': u['key'], 'UploadId': i, 'Initiated': u['initiated']}
+                            for i, u in self.uploads.items() if u['key'].startswith(Prefix)]}
+
+
+class FakeServer(object):
+    """What backup and restore ask of pgtools.Server."""
+
+    def __init__(self, databases=('appdb',)):
+        self.names = list(databases)
+        self.statements = []
+
+    def databases(self):
+        return list(self.names)
+
+    def version(self):
+        return '15.20'
+
+    def lsn(self):
+        return '0/3000060'
+
+    def env(self):
+        return dict(os.environ)
+
+    def database_exists(self, name):
+        return name in self.names
+
+    def execute(self, statement, *names):
+        self.statements.append(statement.replace('{}', '%s') % names)
+        if statement.startswith('CREATE'):
+            self.names.append(names[0])
+        elif statement.startswith('DROP') and names[0] in self.names:
+            self.names.remove(names[0])
+        elif statement.startswith('ALTER'):
+            self.names[self.names.index(names[0])] = names[1]
+
+    def row_counts(self, dbname):
+        return {'public.t': 3}
+
+
+@pytest.fixture
+def fake_s3():
+    return FakeS3()
+
+
+@pytest.fixture
+def store(fake_s3):
+    return Store(fake_s3, 'bk')
+
+
+@pytest.fixture
+def bin_dir(tmp_path):
+    """A directory for stand-in client programs: make(name, shell body)."""
+    def make(name, body):
+        path = tmp_path / name
+        path.write_text('#!/bin/sh\n' + body + '\n')
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+        return str(tmp_path)
+    return make
+
+
+@pytest.fixture
+def fake_server():
+    """The FakeServer class: fake_server(['appdb', ...])."""
+    return FakeServer

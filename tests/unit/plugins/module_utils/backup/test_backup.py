@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import signal
+import threading
+
+import pytest
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import backup, catalog, codec
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
+
+BASEBACKUP_STDERR = ('echo "pg_basebackup: write-ahead log start point: 0/5000028 on timeline 1" >&2; '
+                     'echo "pg_basebackup: write-ahead log end point: 0/5000100" >&2')
+
+
+def _params(bin_dir, **extra):
+    params = dict(kind='logical', databases=['all'], globals=False, compression='zstd', compression_level=None,
+                  part_size_mb=5, prefix='pg', bin_dir=bin_dir, encryption_passphrase=None)
+    params.update(extra)
+    return params
+
+
+def _tools(bin_dir, dump_body='head -c 12000000 /dev/zero'):
+    version = '[ "$1" = --version ] && { echo "%s (PostgreSQL) 15.20"; exit 0; }; '
+    bin_dir('pg_dumpall', version % 'pg_dumpall' + 'printf "CREATE ROLE app;"')
+    bin_dir('pg_basebackup', version % 'pg_basebackup' + BASEBACKUP_STDERR + '; printf "tar data"')
+    return bin_dir('pg_dump', version % 'pg_dump' + dump_body)
+
+
+@pytest.mark.parametrize('databases, extra, names', [
+    (['all'], {}, ['db-appdb.dump.zst', 'db-%C3%A9t%C3%A9%2Fx.dump.zst', 'globals.sql.zst']),
+    (['appdb'], {}, ['db-appdb.dump.zst']),
+    (['appdb'], dict(globals=True, compression='gzip', encryption_passphrase='p'),
+     ['db-appdb.dump.gz.aes', 'globals.sql.gz.aes']),
+    (['appdb'], dict(kind='physical'), ['base.tar.zst']),
+])
+def test_plan(databases, extra, names, fake_server):
+    params = _params(None, databases=databases, **extra)
+    objects = backup.plan(params, fake_server(['appdb', 'été/x']))
+    assert [o[0] for o in objects] == names
+
+
+def test_plan_refuses_an_unknown_database(fake_server):
+    with pytest.raises(BackupError, match='no database nope'):
+        backup.plan(_params(None, databases=['appdb', 'nope']), fake_server())
+
+
+@pytest.mark.parametrize('passphrase', [None, 'secret'])
+def test_logical_backup_streams_and_writes_the_manifest_last(fake_s3, store, bin_dir, passphrase, fake_server):
+    manifest = backup.run_backup(_params(_tools(bin_dir), encryption_passphrase=passphrase), fake_server(), store)
+    keys = sorted(fake_s3.objects)
+    assert keys == sorted(catalog.key('pg', manifest['id'], n) for n in (
+        'db-appdb.dump' + codec.object_suffix('zstd', bool(passphrase)),
+        'globals.sql' + codec.object_suffix('zstd', bool(passphrase)), 'manifest.json'))
+    assert fake_s3.calls[-1] == 'put_object'  # the manifest
+    stored = json.loads(fake_s3.objects[catalog.key('pg', manifest['id'], 'manifest.json')])
+    assert stored['objects'][0]['raw_size'] == 12000000
+    assert stored['objects'][0]['stored_size'] < 100000
+    assert stored['start_lsn'] == stored['end_lsn'] == '0/3000060'
+    assert stored['tool_versions']['pg_dump'] == 'pg_dump (PostgreSQL) 15.20'
+    assert (stored['encryption'] is not None) is bool(passphrase)
+    assert 'secret' not in json.dumps(stored)
+    assert fake_s3.uploads == {}
+
+
+def test_physical_backup_records_the_wal_points(fake_s3, store, bin_dir, fake_server):
+    manifest = backup.run_backup(_params(_tools(bin_dir), kind='physical'), fake_server(), store)
+    assert (manifest['start_lsn'], manifest['end_lsn']) == ('0/5000028', '0/5000100')
+    assert [o['name'] for o in manifest['objects']] == ['base.tar.zst']
+
+
+def test_a_failing_dump_leaves_nothing(fake_s3, store, bin_dir, fake_server):
+    tools = _tools(bin_dir, 'head -c 12000000 /dev/urandom; echo "pg_dump: error: connection lost" >&2; exit 1')
+    with pytest.raises(BackupError, match='pg_dump failed .exit 1.: pg_dump: error: connection lost'):
+        backup.run_backup(_params(tools), fake_server(['a', 'b']), store)
+    assert fake_s3.objects == {} and fake_s3.uploads == {}
+
+
+def test_a_later_failure_deletes_the_objects_already_stored(fake_s3, store, bin_dir, fake_server):
+    tools = _tools(bin_dir, '[ "$4" = b ] && exit 3; printf dump')
+    with pytest.raises(BackupError, match='exit 3'):
+        backup.run_backup(_params(tools), fake_server(['a', 'b']), store)
+    assert fake_s3.objects == {}
+
+
+def test_sigterm_midway_aborts_the_upload_and_stops_the_dump(fake_s3, store, bin_dir, tmp_path, fake_server):
+    pid_file = tmp_path / 'dump.pid'
+    tools = _tools(bin_dir, 'echo $$ > %s; head -c 11000000 /dev/urandom; exec sleep 60' % pid_file)
+    timer = threading.Timer(3, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    with pytest.raises(backup.Interrupted, match='stopped by signal 15'):
+        with backup.interruptible():
+            backup.run_backup(_params(tools, compression='none'), fake_server(), store)
+    timer.cancel()
+    assert 'upload_part' in fake_s3.calls  # it was midway
+    assert fake_s3.objects == {} and fake_s3.uploads == {}
+    with pytest.raises(OSError):
+        os.kill(int(pid_file.read_text()), 0)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_missing_program_is_named(store, fake_server):
+    with pytest.raises(BackupError, match='pg_dump not found in /nonexistent'):
+        backup.run_backup(_params('/nonexistent'), fake_server(), store)
+
+
+@pytest.mark.parametrize('params, extra', [
+    (dict(), {}),
+    (dict(storage_class='STANDARD_IA', server_side_encryption='aws:kms', sse_kms_key_id='k'),
+     dict(StorageClass='STANDARD_IA', ServerSideEncryption='aws:kms', SSEKMSKeyId='k')),
+])
+def test_s3_extra_args(params, extra):
+    assert backup.s3_extra_args(params) == extra

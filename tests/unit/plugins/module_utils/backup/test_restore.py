@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import io
+import os
+import stat
+import tarfile
+
+import pytest
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import backup, catalog, restore
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
+
+MIB = 1024 * 1024
+
+
+def _tar():
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w') as tar:
+        for name, data in (('PG_VERSION', b'15\n'), ('base/1/1259', os.urandom(200000))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _backup(bin_dir, store, kind, payload, server, passphrase=None):
+    version = '[ "$1" = --version ] && { echo "15.20"; exit 0; }; '
+    source = os.path.join(str(bin_dir('payload', 'true')), 'payload.bin')
+    with open(source, 'wb') as handle:
+        handle.write(payload)
+    bin_dir('pg_basebackup', version + 'cat ' + source)
+    tools = bin_dir('pg_dump', version + 'cat ' + source)
+    params = dict(kind=kind, databases=['appdb'], globals=False, compression='zstd', compression_level=None,
+                  part_size_mb=5, prefix='pg', bin_dir=tools, encryption_passphrase=passphrase)
+    return backup.run_backup(params, server, store)
+
+
+def _params(bin_dir, **extra):
+    params = dict(prefix='pg', replace=False, encryption_passphrase=None, database=None, target_database=None,
+                  owner=None, no_owner=False, jobs=2, work_dir=None, count_rows=False, login_user='postgres',
+                  bin_dir=bin_dir, data_directory=None)
+    params.update(extra)
+    return params
+
+
+def _pg_restore(bin_dir, tmp_path):
+    """A pg_restore that copies its input file where the test can read it."""
+    return bin_dir('pg_restore', 'for last; do :; done; cp "$last" %s/restored.dump; echo "$@" > %s/args'
+                   % (tmp_path, tmp_path))
+
+
+@pytest.mark.parametrize('passphrase', [None, 'secret'])
+def test_logical_restore_into_a_new_database(fake_s3, store, bin_dir, tmp_path, passphrase, fake_server):
+    payload = os.urandom(6 * MIB)
+    manifest = _backup(bin_dir, store, 'logical', payload, fake_server(), passphrase)
+    server = fake_server(['appdb'])
+    result = restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), target_database='copy', count_rows=True,
+                                             work_dir=str(tmp_path), encryption_passphrase=passphrase),
+                                     server, store, manifest)
+    assert (tmp_path / 'restored.dump').read_bytes() == payload
+    assert (tmp_path / 'args').read_text().startswith('-d copy_aip_restoring --exit-on-error -j 2 ')
+    assert server.statements == ['CREATE DATABASE copy_aip_restoring TEMPLATE template0 OWNER postgres',
+                                 'ALTER DATABASE copy_aip_restoring RENAME TO copy']
+    assert result['replaced'] is False and result['row_counts'] == {'public.t': 3}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('aip-restore-')]
+
+
+def test_an_existing_database_is_replaced_only_when_asked(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server())
+    params = _params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path))
+    with pytest.raises(BackupError, match="database 'appdb' exists: set replace=true"):
+        restore.restore_logical(params, fake_server(['appdb']), store, manifest)
+    server = fake_server(['appdb'])
+    params['replace'] = True
+    assert restore.restore_logical(params, server, store, manifest)['replaced'] is True
+    assert server.statements[1:] == ['DROP DATABASE appdb WITH (FORCE)', 'ALTER DATABASE appdb_aip_restoring RENAME TO appdb']
+
+
+def test_a_failed_pg_restore_drops_the_staging_database_and_keeps_the_target(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server())
+    tools = bin_dir('pg_restore', 'echo "pg_restore: error: could not execute query" >&2; exit 1')
+    server = fake_server(['appdb'])
+    with pytest.raises(BackupError, match='could not execute query'):
+        restore.restore_logical(_params(tools, replace=True, work_dir=str(tmp_path)), server, store, manifest)
+    assert server.names == ['appdb']
+
+
+@pytest.mark.parametrize('tamper', ['flip', 'truncate'])
+def test_a_tampered_object_changes_nothing(fake_s3, store, bin_dir, tmp_path, tamper, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', os.urandom(100000), fake_server())
+    key = catalog.key('pg', manifest['id'], manifest['objects'][0]['name'])
+    stored = fake_s3.objects[key]
+    fake_s3.objects[key] = stored[:-1] if tamper == 'truncate' else stored[:50] + bytes([stored[50] ^ 1]) + stored[51:]
+    server = fake_server(['other'])
+    with pytest.raises(BackupError, match='checksum mismatch for db-appdb.dump.zst'):
+        restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path)), server, store, manifest)
+    assert server.statements == []
+    assert not (tmp_path / 'restored.dump').exists()
+
+
+def test_an_encrypted_backup_needs_the_passphrase(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server(), 'secret')
+    with pytest.raises(BackupError, match='is encrypted: set encryption_passphrase'):
+        restore.restore_logical(_params(None, work_dir=str(tmp_path)), fake_server([]), store, manifest)
+
+
+def test_no_space(monkeypatch, store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server())
+    monkeypatch.setattr(restore, 'free_space', lambda path: 0)
+    with pytest.raises(BackupError, match='no space: .* has 0 MiB free'):
+        restore.restore_logical(_params(None, work_dir=str(tmp_path)), fake_server([]), store, manifest)
+
+
+@pytest.mark.parametrize('database, message', [
+    (None, 'holds 2 databases .a, b.: name one'), ('c', "has no database 'c' .it has: a, b.")])
+def test_pick_object(database, message):
+    manifest = dict(id='i', objects=[dict(database='a'), dict(database='b'), dict(database=None)])
+    with pytest.raises(BackupError, match=message):
+        restore.pick_object(manifest, database)
+
+
+def test_physical_restore_unpacks_into_the_data_directory(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'physical', _tar(), fake_server(), 'secret')
+    target = tmp_path / 'data'
+    restore.restore_physical(_params(None, data_directory=str(target), encryption_passphrase='secret'), store, manifest)
+    assert (target / 'PG_VERSION').read_text() == '15\n'
+    assert (target / 'base' / '1' / '1259').stat().st_size == 200000
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+
+
+def test_physical_restore_refuses_a_running_or_used_cluster(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'physical', _tar(), fake_server())
+    target = tmp_path / 'data'
+    target.mkdir()
+    (target / 'old').write_text('x')
+    with pytest.raises(BackupError, match='is not empty: set replace=true'):
+        restore.restore_physical(_params(None, data_directory=str(target)), store, manifest)
+    restore.restore_physical(_params(None, data_directory=str(target), replace=True), store, manifest)
+    assert sorted(p.name for p in target.iterdir()) == ['PG_VERSION', 'base']
+    (target / 'postmaster.pid').write_text('1')
+    with pytest.raises(BackupError, match='is running'):
+        restore.restore_physical(_params(None, data_directory=str(target), replace=True), store, manifest)
+
+
+def test_physical_restore_with_a_wrong_passphrase_leaves_the_directory_alone(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'physical', _tar(), fake_server(), 'secret')
+    target = tmp_path / 'data'
+    target.mkdir()
+    (target / 'old').write_text('x')
+    with pytest.raises(BackupError, match='wrong encryption_passphrase'):
+        restore.restore_physical(_params(None, data_directory=str(target), replace=True,
+                                         encryption_passphrase='guess'), store, manifest)
+    assert [p.name for p in target.iterdir()] == ['old']
