@@ -54,7 +54,7 @@ def changed_tasks(proc):
     """The tasks that reported a change, with the hosts they changed."""
     found = []
     for section in proc.stdout.split("TASK [")[1:]:
-        name, _, rest = section.partition("]")
+        name, rest = section.split("]", 1)
         hosts = [part.split("]")[0] for part in rest.split("changed: [")[1:]]
         if hosts:
             found.append("%s: %s" % (name, ", ".join(hosts)))
