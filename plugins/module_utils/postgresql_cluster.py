@@ -84,6 +84,16 @@ def _lsn(state, key):
     return lsn_to_int(value) if value else -1
 
 
+def _held(state):
+    """How far a standby's WAL goes: received or replayed, whichever is further."""
+    return max(_lsn(state, 'receive_lsn'), _lsn(state, 'replay_lsn'))
+
+
+def _held_lsn(state):
+    return max((state.get(key) for key in ('receive_lsn', 'replay_lsn') if state.get(key)), key=lsn_to_int,
+               default=None)
+
+
 def switchover_plan(states, target, max_lag_bytes):
     """Whether ``target`` can take over from the running primary with no lost commit.
 
@@ -133,9 +143,12 @@ def failover_plan(states, target=None):
     """The replica to promote when the primary is gone, and the members to re-point.
 
     Refuses while any member runs as a primary (that is a switchover, or a
-    split cluster). Without ``target``, picks the running standby that has
-    replayed the most WAL (then received, then inventory order); a given
-    ``target`` must have replayed as much as the most advanced one.
+    split cluster), and while a standby still streams: its primary is alive,
+    only out of Ansible's reach. Without ``target``, picks the running
+    standby that holds the most WAL: received or replayed, whichever is
+    further (a synchronous commit is acknowledged once a standby has flushed
+    it, and the promotion replays all it received); then replayed, then
+    inventory order. A given ``target`` must hold as much as that one.
     """
     problems = []
     live = primaries(states)
@@ -147,25 +160,30 @@ def failover_plan(states, target=None):
         problems.append('no running replica to promote (members: %s)'
                         % ', '.join('%s %s' % (name, _describe(state)) for name, state in states.items()))
         return {'problems': problems}
+    streaming = [name for name in candidates if states[name].get('wal_receiver') == 'streaming']
+    if streaming:
+        problems.append('%s still stream%s WAL from %s: the primary is alive, only out of reach here. Stop it '
+                        '(or wait until the replicas lose it, wal_receiver_timeout), then fail over.'
+                        % (', '.join(streaming), 's' if len(streaming) == 1 else '',
+                           ', '.join(sorted(set(str(states[name].get('upstream')) for name in streaming)))))
     identifiers = set(states[name].get('system_identifier') for name in candidates)
     if len(identifiers) > 1:
         problems.append('the running replicas hold different clusters (system identifiers %s)'
                         % ', '.join(sorted(str(i) for i in identifiers)))
-    ranked = sorted(candidates, key=lambda name: (_lsn(states[name], 'replay_lsn'), _lsn(states[name], 'receive_lsn'),
+    ranked = sorted(candidates, key=lambda name: (_held(states[name]), _lsn(states[name], 'replay_lsn'),
                                                   -list(states).index(name)), reverse=True)
     best = ranked[0]
     chosen = target or best
     if chosen not in candidates:
         problems.append('%s is no running replica (%s); running replicas: %s'
                         % (chosen, _describe(states.get(chosen, {'reachable': False})), ', '.join(candidates)))
-    elif _lsn(states[chosen], 'replay_lsn') < _lsn(states[best], 'replay_lsn'):
-        problems.append('%s has replayed up to %s, %s up to %s: promoting %s would lose what %s has. '
+    elif _held(states[chosen]) < _held(states[best]):
+        problems.append('%s holds WAL up to %s, %s up to %s: promoting %s would lose what %s has. '
                         'Leave pg_failover_to unset to promote the most advanced replica.'
-                        % (chosen, states[chosen].get('replay_lsn'), best, states[best].get('replay_lsn'),
-                           chosen, best))
+                        % (chosen, _held_lsn(states[chosen]), best, _held_lsn(states[best]), chosen, best))
     return {
         'target': chosen,
-        'replay_lsn': states[chosen].get('replay_lsn') if chosen in candidates else None,
+        'held_lsn': _held_lsn(states[chosen]) if chosen in candidates else None,
         'others': [name for name in candidates if name != chosen],
         'gone': [name for name in states if name not in candidates and name not in live],
         'problems': problems,

@@ -37,7 +37,7 @@ def primary(lsn='0/5000000', timeline=1, sysid=SYSID):
 
 def standby(replay='0/5000000', receive=None, timeline=1, status='streaming', sysid=SYSID):
     return {'exists': True, 'running': True, 'in_recovery': True, 'replay_lsn': replay,
-            'receive_lsn': receive or replay, 'timeline': timeline, 'wal_receiver': status,
+            'receive_lsn': receive or replay, 'timeline': timeline, 'wal_receiver': status, 'upstream': '10.0.0.1',
             'system_identifier': sysid, 'standby_signal': True}
 
 
@@ -114,30 +114,45 @@ def test_switchover_refuses_unsafe_states(states, target, fragment):
     assert any(fragment in problem for problem in problems), problems
 
 
-def test_failover_promotes_the_replica_that_replayed_most():
-    plan = failover_plan({'db1': GONE, 'db2': standby('0/5000000'), 'db3': standby('0/5000100')})
-    assert plan == {'target': 'db3', 'replay_lsn': '0/5000100', 'others': ['db2'], 'gone': ['db1'], 'problems': []}
+def lost(replay='0/5000000', receive=None, sysid=SYSID):
+    """A standby whose primary is gone: its WAL receiver no longer streams."""
+    return standby(replay, receive, status='waiting', sysid=sysid)
 
 
-def test_failover_breaks_replay_ties_by_received_wal_then_inventory_order():
-    states = {'db1': stopped('in production'), 'db2': standby('0/5000000'), 'db3': standby('0/5000000', '0/5000200')}
+def test_failover_promotes_the_replica_that_holds_most():
+    plan = failover_plan({'db1': GONE, 'db2': lost('0/5000000'), 'db3': lost('0/5000100')})
+    assert plan == {'target': 'db3', 'held_lsn': '0/5000100', 'others': ['db2'], 'gone': ['db1'], 'problems': []}
+
+
+def test_failover_ranks_by_received_wal_a_sync_commit_is_acknowledged_on():
+    # db3 has replayed less but received more: it has commits db2 lacks.
+    states = {'db1': GONE, 'db2': lost('0/5000100', '0/5000100'), 'db3': lost('0/5000000', '0/5000200')}
+    plan = failover_plan(states)
+    assert (plan['target'], plan['held_lsn']) == ('db3', '0/5000200')
+    assert 'would lose what db3 has' in failover_plan(states, 'db2')['problems'][0]
+
+
+def test_failover_breaks_ties_by_replayed_wal_then_inventory_order():
+    states = {'db1': stopped('in production'), 'db2': lost('0/5000000', '0/5000200'), 'db3': lost('0/5000200')}
     assert failover_plan(states)['target'] == 'db3'
-    states['db3'] = standby('0/5000000')
+    states['db3'] = lost('0/5000000', '0/5000200')
     assert failover_plan(states)['target'] == 'db2'
 
 
 def test_failover_takes_a_named_replica_that_is_as_advanced():
-    plan = failover_plan({'db1': GONE, 'db2': standby('0/5000000'), 'db3': standby('0/5000000')}, 'db3')
+    plan = failover_plan({'db1': GONE, 'db2': lost('0/5000000'), 'db3': lost('0/5000000')}, 'db3')
     assert (plan['target'], plan['others'], plan['problems']) == ('db3', ['db2'], [])
 
 
 @pytest.mark.parametrize('states, target, fragment', [
     ({'db1': primary(), 'db2': standby()}, None, 'db1 runs as primary: a failover is for a primary that is gone'),
     ({'db1': GONE, 'db2': stopped(standby_signal=True)}, None, 'no running replica to promote'),
-    ({'db1': GONE, 'db2': standby('0/5000000'), 'db3': standby('0/6000000')}, 'db2',
+    ({'db1': GONE, 'db2': lost('0/5000000'), 'db3': lost('0/6000000')}, 'db2',
      'promoting db2 would lose what db3 has'),
-    ({'db1': GONE, 'db2': standby()}, 'db1', 'db1 is no running replica (unreachable)'),
-    ({'db1': GONE, 'db2': standby(), 'db3': standby(sysid='1')}, None, 'hold different clusters'),
+    ({'db1': GONE, 'db2': lost()}, 'db1', 'db1 is no running replica (unreachable)'),
+    ({'db1': GONE, 'db2': lost(), 'db3': lost(sysid='1')}, None, 'hold different clusters'),
+    ({'db1': GONE, 'db2': standby(), 'db3': lost()}, None,
+     'db2 still streams WAL from 10.0.0.1: the primary is alive, only out of reach here'),
 ])
 def test_failover_refuses_unsafe_states(states, target, fragment):
     problems = failover_plan(states, target)['problems']
