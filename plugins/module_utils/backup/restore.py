@@ -33,6 +33,17 @@ def require_space(path, needed):
                           % (path, available // 1048576, needed // 1048576 + 1))
 
 
+def _tree_size(path):
+    """Bytes of the regular files under path (what removing it frees)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            if not os.path.islink(full):
+                total += os.lstat(full).st_size
+    return total
+
+
 def pick_object(manifest, database):
     dumps = [o for o in manifest['objects'] if o.get('database')]
     if database is None:
@@ -138,6 +149,9 @@ def restore_physical(params, store, manifest, check_mode=False):
         return result
     passphrase = params.get('encryption_passphrase')
     read_object(store, params['prefix'], manifest, entry, passphrase, lambda data: None)
+    # Before anything is wiped: what the wipe frees counts, nothing else.
+    require_space(target if os.path.isdir(target) else os.path.dirname(os.path.abspath(target)),
+                  entry['raw_size'] - (_tree_size(target) if present else 0))
     if present:
         for name in os.listdir(target):
             path = os.path.join(target, name)
@@ -146,7 +160,6 @@ def restore_physical(params, store, manifest, check_mode=False):
             else:
                 os.unlink(path)
     os.makedirs(target, mode=0o700, exist_ok=True)
-    require_space(target, entry['raw_size'])
     with pgtools.Command(['tar', '-x', '-f', '-', '-C', target], dict(os.environ), stdin=True) as command:
         read_object(store, params['prefix'], manifest, entry, passphrase, command.write)
         command.wait()

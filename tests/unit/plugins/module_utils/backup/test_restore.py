@@ -148,6 +148,21 @@ def test_physical_restore_refuses_a_running_or_used_cluster(store, bin_dir, tmp_
         restore.restore_physical(_params(None, data_directory=str(target), replace=True), store, manifest)
 
 
+def test_physical_restore_without_space_leaves_the_old_data_alone(monkeypatch, store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'physical', _tar(), fake_server())
+    target = tmp_path / 'data'
+    target.mkdir()
+    (target / 'old').write_text('x' * 1000)
+    monkeypatch.setattr(restore, 'free_space', lambda path: 0)
+    with pytest.raises(BackupError, match='no space: .* has 0 MiB free'):
+        restore.restore_physical(_params(None, data_directory=str(target), replace=True), store, manifest)
+    assert [p.name for p in target.iterdir()] == ['old']
+    # What the wipe frees counts: the old data is as large as the backup.
+    monkeypatch.setattr(restore, '_tree_size', lambda path: manifest['objects'][0]['raw_size'])
+    restore.restore_physical(_params(None, data_directory=str(target), replace=True), store, manifest)
+    assert sorted(p.name for p in target.iterdir()) == ['PG_VERSION', 'base']
+
+
 def test_physical_restore_with_a_wrong_passphrase_leaves_the_directory_alone(store, bin_dir, tmp_path, fake_server):
     manifest = _backup(bin_dir, store, 'physical', _tar(), fake_server(), 'secret')
     target = tmp_path / 'data'
