@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import glob
 import os
 import re
 import socket
@@ -34,13 +35,16 @@ except ImportError:
 # Fields kept as text; every other field must be a number or "not available".
 TEXT_FIELDS = frozenset(('name', 'driver_version', 'uuid', 'pci.bus_id', 'persistence_mode'))
 NOT_AVAILABLE = frozenset(('[N/A]', 'N/A', '[Not Supported]', '[Unknown Error]'))
-COLLECTOR_FIELDS = ('index', 'minor_number', 'uuid', 'pci.bus_id', 'name', 'driver_version', 'temperature.gpu',
+COLLECTOR_FIELDS = ('index', 'uuid', 'pci.bus_id', 'name', 'driver_version', 'temperature.gpu',
                     'memory.used', 'memory.free', 'utilization.gpu', 'power.draw',
                     'ecc.errors.uncorrected.volatile.total', 'ecc.errors.corrected.volatile.total')
 # Where NVIDIA's container images and some installers put nvidia-smi, off PATH.
 SMI_DIRS = ('/usr/local/nvidia/bin', '/usr/bin', '/usr/local/bin')
 _MIB = 1024 * 1024
 _XID_RE = re.compile(r'NVRM: Xid \(PCI:([0-9a-fA-F:.]+)\): (\d+)')
+_MINOR_RE = re.compile(r'^Device Minor:\s*(\d+)', re.MULTILINE)
+# Each GPU's /dev/nvidia<minor>, per PCI address, as the loaded driver reports it.
+PROC_GPUS = '/proc/driver/nvidia/gpus'
 
 # (name, type, help, nvidia-smi field) as NVIDIA's dcgm-exporter publishes them
 # (its default-counters.csv), so that rules and dashboards work with either.
@@ -93,13 +97,29 @@ def _text(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _memory_info(nvml, handle):
+    """Frame buffer memory as nvidia-smi reports it.
+
+    NVML's version 2 counts the driver's and firmware's reservation apart
+    (480 MiB on the recorded H100); version 1, all that older bindings and
+    drivers have, counts it as used.
+    """
+    version = getattr(nvml, 'nvmlMemory_v2', None)
+    if version is not None:
+        try:
+            return nvml.nvmlDeviceGetMemoryInfo(handle, version=version)
+        except nvml.NVMLError:
+            pass
+    return nvml.nvmlDeviceGetMemoryInfo(handle)
+
+
 def _nvml_readers(nvml):
     """nvidia-smi field name to a function of (handle, index) through NVML."""
     def ecc(kind):
         return lambda handle, index: nvml.nvmlDeviceGetTotalEccErrors(handle, kind, nvml.NVML_VOLATILE_ECC)
 
     def memory(part):
-        return lambda handle, index: getattr(nvml.nvmlDeviceGetMemoryInfo(handle), part) // _MIB
+        return lambda handle, index: getattr(_memory_info(nvml, handle), part) // _MIB
 
     return {
         'index': lambda handle, index: index,
@@ -189,9 +209,10 @@ def render_textfile(rows, hostname, xids=None):
                 value = row.get(field)
             if value is None:
                 continue
-            labels = (('gpu', row['index']), ('UUID', row['uuid']), ('pci_bus_id', row['pci.bus_id']),
-                      ('device', 'nvidia%s' % row['minor_number']), ('modelName', row['name']),
-                      ('Hostname', hostname), ('DCGM_FI_DRIVER_VERSION', row['driver_version']))
+            labels = [('gpu', row['index']), ('UUID', row['uuid']), ('pci_bus_id', row['pci.bus_id'])]
+            if row.get('minor_number') is not None:
+                labels.append(('device', 'nvidia%s' % row['minor_number']))
+            labels += [('modelName', row['name']), ('Hostname', hostname), ('DCGM_FI_DRIVER_VERSION', row['driver_version'])]
             samples.append('%s{%s} %s' % (name, ','.join('%s="%s"' % (key, _label(val)) for key, val in labels),
                                           _number(value)))
         if samples:
@@ -230,11 +251,14 @@ def _run(args):
     return process.returncode, out, err
 
 
-def collect(run=_run, nvml=pynvml, smi=None):
-    """GPU rows (COLLECTOR_FIELDS) from NVML when importable, else from nvidia-smi."""
+def collect(run=_run, nvml=pynvml, smi=None, proc_gpus=PROC_GPUS):
+    """GPU rows (COLLECTOR_FIELDS and minor_number) from NVML when importable, else from nvidia-smi.
+
+    nvidia-smi has no query field for the minor number: it comes from the driver's /proc files.
+    """
     if nvml is not None:
         try:
-            return read_nvml_fields(nvml, COLLECTOR_FIELDS)
+            return read_nvml_fields(nvml, COLLECTOR_FIELDS + ('minor_number',))
         except nvml.NVMLError as exc:
             raise GPUReadError('NVML fails: %s' % exc)
     if smi is None:
@@ -242,16 +266,45 @@ def collect(run=_run, nvml=pynvml, smi=None):
     rc, out, err = run([smi, '--query-gpu=' + ','.join(COLLECTOR_FIELDS), '--format=csv,noheader,nounits'])
     if rc != 0:
         raise GPUReadError('nvidia-smi failed (rc %s): %s' % (rc, (err or out).strip()))
-    return parse_smi_csv(out, COLLECTOR_FIELDS)
+    rows = parse_smi_csv(out, COLLECTOR_FIELDS)
+    for row in rows:
+        row['minor_number'] = read_minor_number(row['pci.bus_id'], proc_gpus)
+    return rows
+
+
+def kernel_log_commands(since=None):
+    """Commands that print the kernel log, in the order to try: journald's (from ``since``, else this
+    boot), then the kernel's ring buffer, for hosts without systemd."""
+    journal = ['journalctl', '-k', '-o', 'cat', '--no-pager'] + (['--since', since] if since else ['-b'])
+    return [journal, ['dmesg']]
 
 
 def read_kernel_xids(run=_run):
     """The last XID per GPU from this boot's kernel log; None when the log cannot be read."""
-    try:
-        rc, out, _err = run(['journalctl', '-k', '-b', '-o', 'cat', '--no-pager'])
-    except OSError:
-        return None
-    return last_xids(parse_xids(out)) if rc == 0 else None
+    for command in kernel_log_commands():
+        try:
+            rc, out, _err = run(command)
+        except OSError:
+            continue
+        if rc == 0:
+            return last_xids(parse_xids(out))
+    return None
+
+
+def parse_minor_number(text):
+    """The device minor number in a ``/proc/driver/nvidia/gpus/<address>/information`` file, or None."""
+    found = _MINOR_RE.search(text)
+    return int(found.group(1)) if found else None
+
+
+def read_minor_number(bus_id, root=PROC_GPUS):
+    """/dev/nvidia<N>'s N for a GPU by nvidia-smi's bus id (00000000:3B:00.0); None when the driver does not say."""
+    key = pci_key(bus_id or '')
+    for path in glob.glob(os.path.join(root, '*', 'information')):
+        if pci_key(os.path.basename(os.path.dirname(path))) == key:
+            with open(path) as stream:
+                return parse_minor_number(stream.read())
+    return None
 
 
 def main(argv=None, run=_run, nvml=pynvml):

@@ -6,7 +6,8 @@
 
 Both sources are read by the parsers the GPU metrics collector uses
 (``module_utils/gpu_metrics.py``), reduced to the same per-GPU records and
-graded by ``gpu_metrics``. XID errors come from the kernel log. A host without an
+graded by ``gpu_metrics``. XID errors come from the kernel log (journald's, or the
+ring buffer on hosts without systemd). A host without an
 NVIDIA device on the PCI bus skips the check with that reason.
 """
 
@@ -18,7 +19,7 @@ import glob
 import os
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.gpu_metrics import (
-    GPUReadError, parse_smi_csv, parse_xids, read_nvml_fields)
+    GPUReadError, kernel_log_commands, parse_smi_csv, parse_xids, read_nvml_fields)
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.common import (
     FAIL, OK, SKIP, WARN, CheckError, grade, metric)
 
@@ -124,5 +125,16 @@ def check_gpu(spec, run_command, get_bin_path, nvml=pynvml, pci_count=count_pci_
         if rc != 0:
             raise CheckError('nvidia-smi failed (rc %s): %s' % (rc, (err or out).strip()))
         gpus = parse_smi(out)
-    rc, out, _err = run_command(['journalctl', '-k', '-o', 'cat', '--no-pager', '--since', spec['xid_since']])
-    return gpu_metrics(gpus, parse_xids(out) if rc == 0 else None, spec)
+    return gpu_metrics(gpus, read_xids(spec['xid_since'], run_command, get_bin_path), spec)
+
+
+def read_xids(since, run_command, get_bin_path):
+    """XID errors in the kernel log (journald's since ``since``, else the ring buffer); None when unreadable."""
+    for command in kernel_log_commands(since):
+        path = get_bin_path(command[0])
+        if path is None:
+            continue
+        rc, out, _err = run_command([path] + command[1:])
+        if rc == 0:
+            return parse_xids(out)
+    return None

@@ -27,7 +27,10 @@ def fixture(name):
 
 
 def h100_rows():
-    return gm.parse_smi_csv(fixture('nvidia-smi-collector-h100.csv'), gm.COLLECTOR_FIELDS)
+    rows = gm.parse_smi_csv(fixture('nvidia-smi-collector-h100.csv'), gm.COLLECTOR_FIELDS)
+    for row in rows:
+        row['minor_number'] = row['index']
+    return rows
 
 
 def test_parse_smi_csv_types():
@@ -47,12 +50,12 @@ def test_parse_smi_csv_not_available():
 @pytest.mark.parametrize('text, match', [
     ('', 'listed no GPU'),
     ('\n\n', 'listed no GPU'),
-    ('No devices were found\n', '1 fields, 13 expected'),
+    ('No devices were found\n', '1 fields, 12 expected'),
     ('NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver. Make sure that the latest '
-     'NVIDIA driver is installed and running.\n', '1 fields, 13 expected'),
-    ('0, 0, GPU-x, 00000000:3B:00.0, NVIDIA H100 80GB HBM3, 580.159.04, 34, 1, 81079, 0, 71.52, 0\n',
-     '12 fields, 13 expected'),
-    ('0, 0, GPU-x, 00000000:3B:00.0, NVIDIA H100 80GB HBM3, 580.159.04, 34 C, 1, 81079, 0, 71.52, 0, 0\n',
+     'NVIDIA driver is installed and running.\n', '1 fields, 12 expected'),
+    ('0, GPU-x, 00000000:3B:00.0, NVIDIA H100 80GB HBM3, 580.159.04, 34, 1, 81079, 0, 71.52, 0\n',
+     '11 fields, 12 expected'),
+    ('0, GPU-x, 00000000:3B:00.0, NVIDIA H100 80GB HBM3, 580.159.04, 34 C, 1, 81079, 0, 71.52, 0, 0\n',
      "'34 C' for temperature.gpu"),
 ])
 def test_parse_smi_csv_malformed(text, match):
@@ -112,6 +115,7 @@ def test_render_textfile_leaves_out_what_is_unknown():
                    'DCGM_FI_DEV_XID_ERRORS'):
         assert absent not in text
     assert 'DCGM_FI_DEV_GPU_TEMP{' in text and 'modelName="NVIDIA GeForce RTX 4090"' in text
+    assert 'device=' not in text   # no minor number: no /dev/nvidia<N> label rather than a guessed one
 
 
 def test_render_textfile_escapes_label_values():
@@ -218,14 +222,41 @@ class FakeNVML:
 
 def test_read_nvml_fields_match_nvidia_smi_rows():
     nvml = FakeNVML()
-    rows = gm.read_nvml_fields(nvml, gm.COLLECTOR_FIELDS)
+    rows = gm.read_nvml_fields(nvml, gm.COLLECTOR_FIELDS + ('minor_number',))
     assert rows[0] == {'index': 0, 'minor_number': 0, 'uuid': 'GPU-0', 'pci.bus_id': '00000000:3B:00.0',
                        'name': 'NVIDIA H100 80GB HBM3', 'driver_version': '580.159.04', 'temperature.gpu': 40,
                        'memory.used': 1, 'memory.free': 81558, 'utilization.gpu': 5, 'power.draw': 71.52,
                        'ecc.errors.uncorrected.volatile.total': 0, 'ecc.errors.corrected.volatile.total': 3}
     assert rows[1]['power.draw'] is None and rows[1]['ecc.errors.corrected.volatile.total'] is None
-    assert sorted(rows[1]) == sorted(gm.COLLECTOR_FIELDS)
+    assert sorted(rows[1]) == sorted(gm.COLLECTOR_FIELDS + ('minor_number',))
     assert nvml.shut_down
+
+
+class FakeNVMLv2(FakeNVML):
+    """A binding and driver with NVML's version 2 memory info, as on the recorded H100 (480 MiB reserved)."""
+
+    nvmlMemory_v2 = 0x2000028
+
+    def __init__(self, v2_error=False):
+        FakeNVML.__init__(self)
+        self.v2_error = v2_error
+
+    def nvmlDeviceGetMemoryInfo(self, handle, version=None):
+        if version is None:
+            return collections.namedtuple('Memory', 'used total free')(480 * 1024 ** 2, 81559 * 1024 ** 2,
+                                                                       81079 * 1024 ** 2)
+        if self.v2_error:
+            raise self.NVMLError('Argument version mismatch')
+        assert version == self.nvmlMemory_v2
+        return collections.namedtuple('Memory', 'version used reserved total free')(
+            version, 0, 480 * 1024 ** 2, 81559 * 1024 ** 2, 81079 * 1024 ** 2)
+
+
+@pytest.mark.parametrize('v2_error, used', [(False, 0), (True, 480)])
+def test_read_nvml_memory_like_nvidia_smi(v2_error, used):
+    # On the H100 nvidia-smi said used 0 MiB, reserved 480 MiB; NVML's v1 says 480 used.
+    rows = gm.read_nvml_fields(FakeNVMLv2(v2_error), ('memory.used', 'memory.free', 'memory.total'))
+    assert rows[0] == {'memory.used': used, 'memory.free': 81079, 'memory.total': 81559}
 
 
 def _no_command(args):
@@ -241,13 +272,30 @@ def test_collect_nvml_broken():
         gm.collect(run=_no_command, nvml=FakeNVML(init_error=True))
 
 
-def test_collect_falls_back_to_nvidia_smi():
+def test_collect_falls_back_to_nvidia_smi(tmp_path):
     def run(args):
         assert args == ['/usr/bin/nvidia-smi', '--query-gpu=' + ','.join(gm.COLLECTOR_FIELDS),
                         '--format=csv,noheader,nounits']
         return 0, fixture('nvidia-smi-collector-h100.csv'), ''
 
-    assert [row['temperature.gpu'] for row in gm.collect(run=run, nvml=None, smi='/usr/bin/nvidia-smi')] == [34, 83]
+    information = tmp_path / '0000:5e:00.0' / 'information'
+    information.parent.mkdir()
+    information.write_text(fixture('proc-gpu-information-h100.txt').replace('0000:00:06.0', '0000:5e:00.0')
+                           .replace('Device Minor: \t 0', 'Device Minor: \t 3'))
+    rows = gm.collect(run=run, nvml=None, smi='/usr/bin/nvidia-smi', proc_gpus=str(tmp_path))
+    assert [(row['temperature.gpu'], row['minor_number']) for row in rows] == [(34, None), (83, 3)]
+
+
+def test_parse_minor_number_recorded():
+    assert gm.parse_minor_number(fixture('proc-gpu-information-h100.txt')) == 0
+    assert gm.parse_minor_number('Model: NVIDIA H100\n') is None
+
+
+def test_recorded_h100_row():
+    row, = gm.parse_smi_csv(fixture('nvidia-smi-collector-h100-recorded.csv'), gm.COLLECTOR_FIELDS)
+    assert (row['name'], row['driver_version'], row['pci.bus_id']) == (
+        'NVIDIA H100 80GB HBM3', '580.159.04', '00000000:00:06.0')
+    assert isinstance(row['temperature.gpu'], int) and isinstance(row['power.draw'], float)
 
 
 @pytest.mark.parametrize('smi, result, match', [
@@ -268,11 +316,21 @@ def test_read_kernel_xids(result, expected):
     assert gm.read_kernel_xids(run=lambda args: result) == expected
 
 
-def test_read_kernel_xids_without_journalctl():
+def test_read_kernel_xids_without_any_log():
     def run(args):
         raise OSError('No such file or directory')
 
     assert gm.read_kernel_xids(run=run) is None
+
+
+def test_read_kernel_xids_from_dmesg_without_systemd():
+    def run(args):
+        if args[0] == 'journalctl':
+            raise OSError('No such file or directory')
+        assert args == ['dmesg']
+        return 0, fixture('kernel-xid.log'), ''
+
+    assert gm.read_kernel_xids(run=run) == {(0, 0x3b, 0): 79}
 
 
 def _fake_smi(tmp_path, monkeypatch):

@@ -146,6 +146,10 @@ def test_read_nvml(ecc_supported, ecc):
     assert nvml.shut_down
 
 
+def _bin(*present):
+    return lambda name, opt_dirs=None: '/usr/bin/' + name if name in present else None
+
+
 def test_check_gpu_prefers_nvml():
     commands = []
 
@@ -153,9 +157,26 @@ def test_check_gpu_prefers_nvml():
         commands.append(args[0])
         return 0, '', ''
 
-    metrics = _by_metric(gpu.check_gpu(SPEC, run_command, lambda name, opt_dirs=None: None, nvml=FakeNVML(), pci_count=lambda: 1))
+    metrics = _by_metric(gpu.check_gpu(SPEC, run_command, _bin('journalctl', 'nvidia-smi'), nvml=FakeNVML(),
+                                       pci_count=lambda: 1))
     assert metrics['gpu0 temperature'] == ('fail', 'gpu0 temperature 92C >= 90C')
-    assert commands == ['journalctl']
+    assert commands == ['/usr/bin/journalctl']
+
+
+@pytest.mark.parametrize('present, results, expected', [
+    # A host without systemd (the GPU host where this was found): the ring buffer.
+    (('dmesg',), {'/usr/bin/dmesg': (0, 'NVRM: Xid (PCI:0000:3b:00): 79, pid=1, GPU has fallen off the bus.\n', '')},
+     ('fail', 'critical XID error(s) in the kernel log: 79')),
+    (('journalctl', 'dmesg'), {'/usr/bin/journalctl': (1, '', 'No journal files'), '/usr/bin/dmesg': (0, '', '')},
+     ('ok', 'no XID errors in the kernel log')),
+    ((), {}, ('warn', 'kernel log not readable: XID errors unknown')),
+    (('dmesg',), {'/usr/bin/dmesg': (1, '', 'dmesg: read kernel buffer failed: Operation not permitted')},
+     ('warn', 'kernel log not readable: XID errors unknown')),
+])
+def test_check_gpu_kernel_log_sources(present, results, expected):
+    metrics = _by_metric(gpu.check_gpu(SPEC, lambda args: results[args[0]], _bin(*present), nvml=FakeNVML(),
+                                       pci_count=lambda: 1))
+    assert metrics['xid'] == expected
 
 
 def test_check_gpu_nvml_broken():
@@ -170,7 +191,7 @@ def test_check_gpu_falls_back_to_nvidia_smi():
             return 0, fixture('nvidia-smi-2gpu.csv'), ''
         return 0, fixture('kernel-xid.log'), ''
 
-    metrics = _by_metric(gpu.check_gpu(SPEC, run_command, lambda name, opt_dirs=None: '/usr/bin/nvidia-smi', nvml=None,
+    metrics = _by_metric(gpu.check_gpu(SPEC, run_command, _bin('nvidia-smi', 'journalctl'), nvml=None,
                                        pci_count=lambda: 2))
     assert metrics['driver'] == ('ok', 'driver 550.54.15')
     assert metrics['xid'][0] == 'fail'
@@ -178,7 +199,7 @@ def test_check_gpu_falls_back_to_nvidia_smi():
 
 def test_check_gpu_nvidia_smi_fails():
     with pytest.raises(CheckError, match='nvidia-smi failed .rc 9.: no devices'):
-        gpu.check_gpu(SPEC, lambda args: (9, '', 'no devices'), lambda name, opt_dirs=None: '/usr/bin/nvidia-smi', nvml=None,
+        gpu.check_gpu(SPEC, lambda args: (9, '', 'no devices'), _bin('nvidia-smi'), nvml=None,
                       pci_count=lambda: 1)
 
 
@@ -200,3 +221,11 @@ def test_count_pci_gpus(tmp_path):
         (tmp_path / name / 'class').write_text(cls + '\n')
     (tmp_path / 'broken').mkdir()
     assert gpu.count_pci_gpus(str(tmp_path)) == 2
+
+
+def test_recorded_h100_is_all_ok():
+    gpus = gpu.parse_smi(fixture('nvidia-smi-health-h100-recorded.csv'))
+    assert gpus == [dict(index=0, name='NVIDIA H100 80GB HBM3', driver='580.159.04', temperature=gpus[0]['temperature'],
+                         memory_used=0, memory_total=81559, ecc_uncorrected=0, persistence=True)]
+    statuses = set(m['status'] for m in gpu.gpu_metrics(gpus, [], SPEC))
+    assert statuses == {'ok'}
