@@ -167,3 +167,22 @@ def test_a_stopped_replica_slot_stops_holding_wal_at_the_bound():
     assert sql(primary, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '%s'" % slot[stopped]) == "lost"
     assert sql(primary, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '%s'" % slot[running]) == \
         "reserved"
+
+
+def test_the_health_check_turns_red_for_the_stopped_replica(tmp_path):
+    """After the previous test: one replica is stopped."""
+    primary = primary_now()
+    stopped = [name for name in MEMBERS if name != primary and
+               host(name).run("systemctl is-active postgresql@15-main").rc != 0]
+    assert len(stopped) == 1
+    out = tmp_path / "health.json"
+    proc = playbook("aiplatform.infra.healthcheck", limit="postgres", postgresql_primary_host=primary,
+                    health_check_json_path=str(out))
+    assert proc.returncode != 0, "the health check passed with a replica stopped"
+    checks = dict((name, [c for c in entry["checks"] if c["type"] == "postgres"][0])
+                  for name, entry in json.loads(out.read_text())["hosts"].items())
+    assert checks[stopped[0]]["status"] == "fail", checks[stopped[0]]
+    assert checks[primary]["status"] == "fail"
+    assert "1 replica(s) connected, 2 expected" in checks[primary]["reason"], checks[primary]
+    running = [name for name in MEMBERS if name not in (primary, stopped[0])][0]
+    assert checks[running]["status"] == "ok", checks[running]
