@@ -11,10 +11,11 @@ def test_daemon_json_merges_every_contributor(host):
     assert merged["log-opts"] == {"max-size": "50m", "max-file": "3"}  # operator over defaults
     assert merged["default-ulimits"]["nofile"]["Soft"] == 4096
     assert merged["registry-mirrors"] == ["https://mirror.lab.invalid"]
-    assert merged["runtimes"] == {"nvidia": {"path": "/usr/bin/nvidia-container-runtime"}}
+    assert merged["runtimes"] == {"nvidia": {"path": "nvidia-container-runtime", "runtimeArgs": []}}
+    assert "default-runtime" not in merged
     assert merged["live-restore"] is True
     fragments = host.file("/etc/docker/daemon.json.d").listdir()
-    assert sorted(fragments) == ["00-adopted.json", "10-defaults.json", "50-operator.json", "60-gpu.json"]
+    assert sorted(fragments) == ["00-adopted.json", "10-defaults.json", "50-operator.json", "60-nvidia.json"]
 
 
 def test_daemon_runs_with_the_merged_settings(host):
