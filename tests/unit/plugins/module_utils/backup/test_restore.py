@@ -50,9 +50,11 @@ def _params(bin_dir, **extra):
 
 
 def _pg_restore(bin_dir, tmp_path):
-    """A pg_restore that copies its input file where the test can read it."""
-    return bin_dir('pg_restore', 'for last; do :; done; cp "$last" %s/restored.dump; echo "$@" > %s/args'
-                   % (tmp_path, tmp_path))
+    """A pg_restore that copies its input (standard input, or the file of the post-data step) where the
+    test can read it, and records its arguments, one call a line."""
+    return bin_dir('pg_restore', 'for last; do :; done; echo "$@" >> {0}/args; case "$*" in '
+                   '*post-data*) cp "$last" {0}/post-data.dump ;; *) cat > {0}/restored.dump ;; esac'
+                   .format(tmp_path))
 
 
 @pytest.mark.parametrize('passphrase', [None, 'secret'])
@@ -64,7 +66,11 @@ def test_logical_restore_into_a_new_database(fake_s3, store, bin_dir, tmp_path, 
                                              work_dir=str(tmp_path), encryption_passphrase=passphrase),
                                      server, store, manifest)
     assert (tmp_path / 'restored.dump').read_bytes() == payload
-    assert (tmp_path / 'args').read_text().startswith('-d copy_aip_restoring --exit-on-error -j 2 ')
+    assert (tmp_path / 'post-data.dump').read_bytes() == payload
+    calls = (tmp_path / 'args').read_text().splitlines()
+    assert calls[0] == '-d copy_aip_restoring --exit-on-error --section=pre-data --section=data'
+    assert calls[1].startswith('-d copy_aip_restoring --exit-on-error -j 2 --section=post-data %s/aip-restore-'
+                               % tmp_path)
     assert server.statements == ['CREATE DATABASE copy_aip_restoring TEMPLATE template0 OWNER postgres',
                                  'ALTER DATABASE copy_aip_restoring RENAME TO copy']
     assert result['replaced'] is False and result['row_counts'] == {'public.t': 3}
@@ -82,13 +88,20 @@ def test_an_existing_database_is_replaced_only_when_asked(store, bin_dir, tmp_pa
     assert server.statements[1:] == ['DROP DATABASE appdb WITH (FORCE)', 'ALTER DATABASE appdb_aip_restoring RENAME TO appdb']
 
 
-def test_a_failed_pg_restore_drops_the_staging_database_and_keeps_the_target(store, bin_dir, tmp_path, fake_server):
-    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server())
-    tools = bin_dir('pg_restore', 'echo "pg_restore: error: could not execute query" >&2; exit 1')
+@pytest.mark.parametrize('fails', ['data', 'post-data'])
+@pytest.mark.parametrize('size', [100, 3 * MIB])
+def test_a_failed_pg_restore_drops_the_staging_database_and_keeps_the_target(store, bin_dir, tmp_path, fake_server,
+                                                                             fails, size):
+    # 3 MiB: the data step dies while it is still being fed (a broken pipe), not only at its end.
+    manifest = _backup(bin_dir, store, 'logical', os.urandom(size), fake_server())
+    tools = bin_dir('pg_restore', 'case "$*" in *%s*) echo "pg_restore: error: could not execute query" >&2; '
+                    'exit 1 ;; esac; cat > /dev/null' % ('section=data' if fails == 'data' else 'post-data'))
     server = fake_server(['appdb'])
-    with pytest.raises(BackupError, match='could not execute query'):
+    with pytest.raises(BackupError, match=r'pg_restore failed \(exit 1\): pg_restore: error: could not execute query'):
         restore.restore_logical(_params(tools, replace=True, work_dir=str(tmp_path)), server, store, manifest)
     assert server.names == ['appdb']
+    assert server.statements[-1] == 'DROP DATABASE IF EXISTS appdb_aip_restoring WITH (FORCE)'
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('aip-restore-')]
 
 
 @pytest.mark.parametrize('tamper', ['flip', 'truncate'])
@@ -100,8 +113,11 @@ def test_a_tampered_object_changes_nothing(fake_s3, store, bin_dir, tmp_path, ta
     server = fake_server(['other'])
     with pytest.raises(BackupError, match='checksum mismatch for db-appdb.dump.zst'):
         restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path)), server, store, manifest)
-    assert server.statements == []
-    assert not (tmp_path / 'restored.dump').exists()
+    # Only the staging database saw the stream; it is gone and the post-data step never ran.
+    assert server.statements == ['CREATE DATABASE appdb_aip_restoring TEMPLATE template0 OWNER postgres',
+                                 'DROP DATABASE IF EXISTS appdb_aip_restoring WITH (FORCE)']
+    assert server.names == ['other']
+    assert not (tmp_path / 'post-data.dump').exists()
 
 
 def test_an_encrypted_backup_needs_the_passphrase(store, bin_dir, tmp_path, fake_server):
