@@ -20,6 +20,7 @@ from ansible_collections.aiplatform.infra.plugins.module_utils.backup import cat
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
 STAGING_SUFFIX = '_aip_restoring'
+GLOBALS = 'globals.sql'
 
 
 def free_space(path):
@@ -143,6 +144,37 @@ def _load(params, server, store, manifest, entry, staging, dump):
         command.wait()
 
 
+def globals_object(manifest):
+    for entry in manifest['objects']:
+        if entry['name'].startswith(GLOBALS):
+            return entry
+    raise BackupError('backup %s holds no globals (take it with databases=[all] or globals=true), '
+                      'or restore it without restore_globals' % manifest['id'])
+
+
+def restore_globals(params, server, store, manifest):
+    """Runs the backup's globals.sql (roles, their memberships and settings, tablespaces) with psql.
+
+    The script is checked and decoded in full first. pg_dumpall's script is
+    meant to meet existing roles: their CREATE fails ("already exists") and the
+    ALTER ROLE after it still sets the dumped attributes and password. Those
+    failures are counted; any other error fails the restore.
+    """
+    entry = globals_object(manifest)
+    with tempfile.NamedTemporaryFile(dir=params['work_dir'], prefix='aip-restore-', suffix='.sql') as script:
+        read_object(store, params['prefix'], manifest, entry, params.get('encryption_passphrase'), script.write)
+        script.flush()
+        argv = [pgtools.program('psql', params.get('bin_dir')), '-X', '-q', '-o', os.devnull,
+                '-d', 'postgres', '-f', script.name]
+        with pgtools.Command(argv, server.env()) as command:
+            errors = [line for line in command.wait().splitlines() if 'ERROR:' in line]
+    others = [line.split('ERROR:', 1)[1].strip() for line in errors if 'already exists' not in line]
+    if others:
+        raise BackupError('the globals of backup %s were applied with %d error(s), the database was not restored: %s'
+                          % (manifest['id'], len(others), ' | '.join(others[:5])))
+    return len(errors)
+
+
 def restore_logical(params, server, store, manifest, check_mode=False):
     entry = pick_object(manifest, params.get('database'))
     target = params.get('target_database') or entry['database']
@@ -152,9 +184,13 @@ def restore_logical(params, server, store, manifest, check_mode=False):
                           'target_database' % target)
     result = dict(changed=True, backup_id=manifest['id'], database=entry['database'], target_database=target,
                   replaced=exists, size=entry['raw_size'])
+    if params.get('restore_globals'):
+        globals_object(manifest)
     if check_mode:
         return result
     require_space(params['work_dir'], entry['raw_size'])
+    if params.get('restore_globals'):
+        result['globals_existing'] = restore_globals(params, server, store, manifest)
     staging = target + STAGING_SUFFIX
     if server.database_exists(staging):
         server.execute('DROP DATABASE {} WITH (FORCE)', staging)

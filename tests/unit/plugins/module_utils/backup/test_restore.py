@@ -29,14 +29,18 @@ def _tar():
     return buffer.getvalue()
 
 
-def _backup(bin_dir, store, kind, payload, server, passphrase=None):
+GLOBALS = b'CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER;\nCREATE ROLE app;\n'
+
+
+def _backup(bin_dir, store, kind, payload, server, passphrase=None, with_globals=False):
     version = '[ "$1" = --version ] && { echo "15.20"; exit 0; }; '
     source = os.path.join(str(bin_dir('payload', 'true')), 'payload.bin')
     with open(source, 'wb') as handle:
         handle.write(payload)
     bin_dir('pg_basebackup', version + 'cat ' + source)
+    bin_dir('pg_dumpall', version + "printf '%s'" % GLOBALS.decode().replace('\n', '\\n'))
     tools = bin_dir('pg_dump', version + 'cat ' + source)
-    params = dict(kind=kind, databases=['appdb'], globals=False, compression='zstd', compression_level=None,
+    params = dict(kind=kind, databases=['appdb'], globals=with_globals, compression='zstd', compression_level=None,
                   part_size_mb=5, prefix='pg', bin_dir=tools, encryption_passphrase=passphrase)
     return backup.run_backup(params, server, store)
 
@@ -131,6 +135,48 @@ def test_no_space(monkeypatch, store, bin_dir, tmp_path, fake_server):
     monkeypatch.setattr(restore, 'free_space', lambda path: 0)
     with pytest.raises(BackupError, match='no space: .* has 0 MiB free'):
         restore.restore_logical(_params(None, work_dir=str(tmp_path)), fake_server([]), store, manifest)
+
+
+def _psql(bin_dir, tmp_path, error):
+    """A psql that keeps the script it ran and its arguments, and reports an error as psql does (exit 0)."""
+    return bin_dir('psql', 'for last; do :; done; cp "$last" {0}/globals.sql; echo "$@" > {0}/psql-args; '
+                   'echo "psql:$last:1: ERROR:  {1}" >&2'.format(tmp_path, error))
+
+
+@pytest.mark.parametrize('passphrase', [None, 'secret'])
+def test_globals_are_restored_first_only_when_asked(store, bin_dir, tmp_path, fake_server, passphrase):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server(), passphrase, with_globals=True)
+    tools = _pg_restore(bin_dir, tmp_path)
+    _psql(bin_dir, tmp_path, 'role \\"postgres\\" already exists')
+    params = _params(tools, work_dir=str(tmp_path), encryption_passphrase=passphrase)
+    assert 'globals_existing' not in restore.restore_logical(params, fake_server([]), store, manifest)
+    assert not (tmp_path / 'psql-args').exists()
+    params['restore_globals'] = True
+    server = fake_server([])
+    result = restore.restore_logical(params, server, store, manifest)
+    assert result['globals_existing'] == 1
+    assert (tmp_path / 'globals.sql').read_bytes() == GLOBALS
+    assert (tmp_path / 'psql-args').read_text().startswith('-X -q -o /dev/null -d postgres -f %s/aip-restore-' % tmp_path)
+    assert server.names == ['appdb']
+
+
+def test_a_globals_error_other_than_existing_stops_before_the_database(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server(), with_globals=True)
+    _psql(bin_dir, tmp_path, 'permission denied to create role')
+    server = fake_server([])
+    with pytest.raises(BackupError, match=r'applied with 1 error\(s\), the database was not restored: '
+                                          r'permission denied to create role'):
+        restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path), restore_globals=True),
+                                server, store, manifest)
+    assert server.statements == []
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_restore_globals_needs_a_backup_that_holds_them(store, bin_dir, tmp_path, fake_server, check_mode):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server())
+    with pytest.raises(BackupError, match='holds no globals .* or restore it without restore_globals'):
+        restore.restore_logical(_params(None, work_dir=str(tmp_path), restore_globals=True), fake_server([]), store,
+                                manifest, check_mode)
 
 
 @pytest.mark.parametrize('database, message', [
