@@ -79,10 +79,10 @@ options:
     default: 2
   restore_globals:
     description:
-      - Before the database, run the backup's C(globals.sql) (C(pg_dumpall --globals-only)) with C(psql):
-        missing roles and tablespaces are created, and every role in it gets the dumped attributes,
-        memberships and password, existing ones included (whose C(CREATE) fails with "already exists",
-        which is counted in RV(globals_existing)). Any other error stops the restore before the database.
+      - Before the database, run the backup's C(globals.sql) (C(pg_dumpall --globals-only)) with C(psql).
+        Missing roles and tablespaces are created, and every role in it gets the dumped attributes,
+        memberships and password, existing ones included (their C(CREATE) fails with "already exists"
+        and is counted in RV(globals_existing)). Any other error stops the restore before the database.
       - The backup must hold the globals (taken with O(aiplatform.infra.pg_backup#module:databases=[all])
         or O(aiplatform.infra.pg_backup#module:globals=true)).
       - Applied globals stay when the database restore after them fails.
