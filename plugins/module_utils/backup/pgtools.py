@@ -179,10 +179,16 @@ class Command(object):
 
     def wait(self):
         """Waits for the exit; a non-zero one becomes a BackupError with its stderr."""
+        unread = False
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
-                stream.close()
+                try:
+                    stream.close()
+                except BrokenPipeError:  # input left in the buffer of a program that stopped reading
+                    unread = True
         code = self.proc.wait()
+        if unread and code == 0:
+            raise BackupError('%s stopped reading its input' % os.path.basename(self.argv[0]))
         if code != 0:
             lines = [line for line in self.stderr().splitlines() if line.strip()]
             raise BackupError('%s failed (exit %s): %s' % (os.path.basename(self.argv[0]), code,
