@@ -89,7 +89,9 @@ options:
     type: bool
     default: false
   work_dir:
-    description: Directory for the decoded dump of a logical restore (C(pg_restore -j) needs a file).
+    description:
+      - Directory for a copy of the decoded dump of a logical restore (C(pg_restore -j) builds the indexes from a
+        file) and for the globals script; it needs the dump's uncompressed size free.
     type: path
     default: /var/tmp
   count_rows:
