@@ -12,7 +12,8 @@ throw-away cluster, then in one run compares:
     aiplatform.infra.pg_backup) streaming pg_dump -Z0 through zstd into a
     multipart upload;
 and prints wall times and their ratio (the median of --repeat alternated
-runs, and each run's), stored sizes, the peak RSS of the
+runs, and each run's), CPU seconds of each side (its processes and the server
+backend that fed its dump) and their ratio, stored sizes, the peak RSS of the
 module's process at each scale, and the restore time of the module's
 pg_restore (download, verify, decode, pg_restore -j) against plain
 pg_restore -j of the baseline's local dump. S3 is moto_server on 127.0.0.1
@@ -36,9 +37,10 @@ BUCKET = "bench"
 ENDPOINT = "http://127.0.0.1:59000"
 CREDS = dict(access_key="bench", secret_key="bench-secret")
 MEASURE = ("import json, resource, subprocess, sys, time; t = time.monotonic(); "
-           "rc = subprocess.run(sys.argv[1:]).returncode; "
-           "print(json.dumps(dict(rc=rc, wall=time.monotonic() - t, "
-           "rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)))")
+           "rc = subprocess.run(sys.argv[1:]).returncode; u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+           "print(json.dumps(dict(rc=rc, wall=time.monotonic() - t, cpu=u.ru_utime + u.ru_stime, "
+           "rss_mb=u.ru_maxrss / 1024)))")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RESTORE = """
 import json, sys
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, pgtools, restore, s3
@@ -54,12 +56,24 @@ def run(*argv, **kwargs):
     return subprocess.run(argv, check=True, stdout=subprocess.PIPE, universal_newlines=True, **kwargs).stdout
 
 
-def measured(*argv, env=None):
-    """Runs argv in a fresh measuring process: wall seconds and peak RSS (MiB) of its largest process."""
+def server_cpu(postmaster):
+    """CPU seconds of the server's ended backends (the postmaster's reaped children), so far."""
+    fields = pathlib.Path("/proc/%d/stat" % postmaster).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+
+
+def measured(*argv, env=None, postmaster=None):
+    """Runs argv in a fresh measuring process: wall seconds, CPU seconds of its processes (and, with
+    postmaster, of the server backends it used: the machine is shared, CPU time holds under load where
+    wall time does not) and peak RSS (MiB) of its largest process."""
+    before = server_cpu(postmaster) if postmaster else 0
     out = run(sys.executable, "-c", MEASURE, *argv, env=env)
     result = json.loads(out.strip().splitlines()[-1])
     if result["rc"]:
         raise SystemExit("%s failed with %s" % (argv[0], result["rc"]))
+    if postmaster:
+        time.sleep(0.5)  # the postmaster reaps the ended backend
+        result["server_cpu"] = server_cpu(postmaster) - before
     return result
 
 
@@ -129,16 +143,33 @@ def bench_scale(args, work, sock, scale, env):
     state = work / "state"
     state.mkdir(exist_ok=True)
     runs = []
-    for _attempt in range(args.repeat):
-        dumped = measured(PG_BIN + "/pg_dump", "-Fc", "-f", str(dump), "bench", env=pg_env)
-        uploaded = measured(sys.executable, "-c", upload, str(dump), "baseline/s%d.dump" % scale, env=pg_env)
-        module = measured(sys.executable, str(ROOT / "roles/postgresql_backup/files/aiplatform_pg_backup.py"),
-                          "--config", str(work / "config.json"), "--state-dir", str(state), env=env)
-        runs.append((dumped["wall"] + uploaded["wall"], module["wall"], dumped, uploaded, module))
-        print("  run %d: baseline %.2f s, module %.2f s, ratio %.2f" % (
-            len(runs), runs[-1][0], runs[-1][1], runs[-1][1] / runs[-1][0]), flush=True)
+    postmaster = int((work / "pgdata" / "postmaster.pid").read_text().split()[0])
+    for attempt in range(args.repeat):
+        measures = {}
+        # Alternated order: the module first on even runs, the baseline first on odd ones.
+        for side in ("module", "baseline") if attempt % 2 == 0 else ("baseline", "module"):
+            if side == "baseline":
+                measures["dumped"] = measured(PG_BIN + "/pg_dump", "-Fc", "-f", str(dump), "bench", env=pg_env,
+                                              postmaster=postmaster)
+                measures["uploaded"] = measured(sys.executable, "-c", upload, str(dump), "baseline/s%d.dump" % scale,
+                                                env=pg_env)
+            else:
+                measures["module"] = measured(
+                    sys.executable, str(ROOT / "roles/postgresql_backup/files/aiplatform_pg_backup.py"), "--config",
+                    str(work / "config.json"), "--state-dir", str(state), env=env, postmaster=postmaster)
+        dumped, uploaded, module = measures["dumped"], measures["uploaded"], measures["module"]
+        base_cpu = dumped["cpu"] + dumped["server_cpu"] + uploaded["cpu"]
+        module_cpu = module["cpu"] + module["server_cpu"]
+        runs.append((dumped["wall"] + uploaded["wall"], module["wall"], dumped, uploaded, module, base_cpu, module_cpu))
+        print("  run %d: baseline %.2f s (CPU %.2f s: pg_dump %.2f, server %.2f, upload %.2f), module %.2f s "
+              "(CPU %.2f s: module and pg_dump %.2f, server %.2f), ratio %.2f, CPU ratio %.2f" % (
+                  len(runs), runs[-1][0], base_cpu, dumped["cpu"], dumped["server_cpu"], uploaded["cpu"],
+                  runs[-1][1], module_cpu, module["cpu"], module["server_cpu"], runs[-1][1] / runs[-1][0],
+                  module_cpu / base_cpu), flush=True)
     ratios = sorted(r[1] / r[0] for r in runs)
-    baseline_wall, module_wall, dumped, uploaded, module = sorted(runs, key=lambda r: r[1] / r[0])[len(runs) // 2]
+    baseline_wall, module_wall, dumped, uploaded, module, base_cpu, module_cpu = sorted(
+        runs, key=lambda r: r[1] / r[0])[len(runs) // 2]
+    cpu_ratios = sorted(r[6] / r[5] for r in runs)
     baseline_size = dump.stat().st_size
     stored = json.loads((state / "state.json").read_text())["last_stored_bytes"]
 
@@ -158,6 +189,8 @@ def bench_scale(args, work, sock, scale, env):
     dump.unlink()
     return dict(scale=scale, db_mib=db_bytes / 2**20, baseline_dump_s=dumped["wall"], baseline_upload_s=uploaded["wall"],
                 baseline_s=baseline_wall, module_s=module_wall, ratio=module_wall / baseline_wall, ratios=ratios,
+                baseline_cpu_s=base_cpu, module_cpu_s=module_cpu, cpu_ratio=cpu_ratios[len(runs) // 2],
+                cpu_ratios=cpu_ratios,
                 module_rss_all_mb=[r[4]["rss_mb"] for r in runs],
                 baseline_mib=baseline_size / 2**20, module_mib=stored / 2**20, module_rss_mb=module["rss_mb"],
                 baseline_pg_dump_rss_mb=dumped["rss_mb"], baseline_upload_rss_mb=uploaded["rss_mb"],
@@ -187,14 +220,14 @@ def main():
                             "stop"], check=False, stdout=subprocess.DEVNULL)
         moto.terminate()
         shutil.rmtree(work, ignore_errors=True)
-    print("\n%-6s %8s | %8s %8s %8s | %8s %6s | %9s %9s | %8s | %9s %9s" % (
-        "scale", "DB MiB", "dump s", "upload s", "base s", "module s", "ratio", "base MiB", "mod MiB",
-        "mod RSS", "pg_rest s", "mod rest s"))
+    print("\n%-6s %8s | %8s %8s %8s | %8s %6s | %8s %8s %6s | %9s %9s | %8s | %9s %9s" % (
+        "scale", "DB MiB", "dump s", "upload s", "base s", "module s", "ratio", "base CPU", "mod CPU", "ratio",
+        "base MiB", "mod MiB", "mod RSS", "pg_rest s", "mod rest s"))
     for r in results:
-        print("%-6d %8.0f | %8.1f %8.1f %8.1f | %8.1f %6.2f | %9.1f %9.1f | %6.0fMB | %9.1f %9.1f" % (
+        print("%-6d %8.0f | %8.1f %8.1f %8.1f | %8.1f %6.2f | %8.1f %8.1f %6.2f | %9.1f %9.1f | %6.0fMB | %9.1f %9.1f" % (
             r["scale"], r["db_mib"], r["baseline_dump_s"], r["baseline_upload_s"], r["baseline_s"], r["module_s"],
-            r["ratio"], r["baseline_mib"], r["module_mib"], r["module_rss_mb"], r["plain_restore_s"],
-            r["module_restore_s"]))
+            r["ratio"], r["baseline_cpu_s"], r["module_cpu_s"], r["cpu_ratio"], r["baseline_mib"], r["module_mib"],
+            r["module_rss_mb"], r["plain_restore_s"], r["module_restore_s"]))
     print(json.dumps(results, indent=1))
 
 

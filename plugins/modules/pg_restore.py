@@ -15,15 +15,19 @@ version_added: 0.1.0
 description:
   - Restores a backup taken by M(aiplatform.infra.pg_backup), by id or V(latest).
   - A logical backup is restored into a database (a new one by default); an
-    existing database is replaced only with O(replace=true). The dump is
-    restored with C(pg_restore -j O(jobs)) into a staging database first,
-    which replaces the target only when the restore succeeded.
+    existing database is replaced only with O(replace=true). The dump streams
+    into a staging database while it downloads (tables and data), then its
+    indexes and constraints are built with C(pg_restore -j O(jobs)); the
+    staging database replaces the target only when the checksum and the
+    restore both succeeded, and is dropped otherwise.
+  - The globals of the backup (roles, tablespaces) are restored only when
+    asked, with O(restore_globals=true).
   - A physical backup is unpacked into the data directory of a stopped
     cluster (O(data_directory)); start the cluster afterwards.
-  - Before anything changes, each stored object is checked against the
-    SHA-256 in the manifest (and decrypted and decompressed); a mismatch, a
-    wrong passphrase, a backup without manifest (incomplete) or too little
-    free space stops the restore with that cause.
+  - Each stored object is checked against the SHA-256 in the manifest (and
+    decrypted and decompressed) before the target database or data directory
+    changes; a mismatch, a wrong passphrase, a backup without manifest
+    (incomplete) or too little free space stops the restore with that cause.
   - Run it as the OS user that may connect (C(become_user=postgres)); for a
     physical restore, as the owner of the data directory.
 author:
@@ -73,8 +77,21 @@ options:
     description: Parallel jobs of C(pg_restore).
     type: int
     default: 2
+  restore_globals:
+    description:
+      - Before the database, run the backup's C(globals.sql) (C(pg_dumpall --globals-only)) with C(psql).
+        Missing roles and tablespaces are created, and every role in it gets the dumped attributes,
+        memberships and password, existing ones included (their C(CREATE) fails with "already exists"
+        and is counted in RV(globals_existing)). Any other error stops the restore before the database.
+      - The backup must hold the globals (taken with O(aiplatform.infra.pg_backup#module:databases=[all])
+        or O(aiplatform.infra.pg_backup#module:globals=true)).
+      - Applied globals stay when the database restore after them fails.
+    type: bool
+    default: false
   work_dir:
-    description: Directory for the decoded dump of a logical restore (C(pg_restore -j) needs a file).
+    description:
+      - Directory for a copy of the decoded dump of a logical restore (C(pg_restore -j) builds the indexes from a
+        file) and for the globals script; it needs the dump's uncompressed size free.
     type: path
     default: /var/tmp
   count_rows:
@@ -140,6 +157,11 @@ size:
   returned: always
   type: int
   sample: 1048576
+globals_existing:
+  description: Roles and tablespaces of the globals that existed already (their C(CREATE) failed and was skipped).
+  returned: when O(restore_globals=true), not in check mode
+  type: int
+  sample: 1
 row_counts:
   description: Rows per table (schema-qualified) of the restored database.
   returned: when O(count_rows=true), not in check mode
@@ -167,6 +189,7 @@ def argument_spec():
         jobs=dict(type='int', default=2),
         work_dir=dict(type='path', default='/var/tmp'),
         count_rows=dict(type='bool', default=False),
+        restore_globals=dict(type='bool', default=False),
         data_directory=dict(type='path'),
     )
     return spec
@@ -190,7 +213,8 @@ def run(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[('data_directory', 'database'), ('data_directory', 'target_database')])
+                           mutually_exclusive=[('data_directory', 'database'), ('data_directory', 'target_database'),
+                                               ('data_directory', 'restore_globals')])
     needed = ['boto3'] + ([] if module.params['data_directory'] else ['psycopg'])
     for name in needed:
         if LIBRARIES[name]:

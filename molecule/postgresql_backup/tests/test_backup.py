@@ -176,6 +176,30 @@ def test_an_existing_database_is_replaced_only_when_asked(seeded, creds):
     assert sql(FINGERPRINT, db="appdb_copy") == seeded
 
 
+def test_globals_are_restored_only_when_asked(seeded, creds):
+    probe = "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'bk_globals_probe'"
+    sql("DROP DATABASE IF EXISTS appdb_globals", db="postgres")
+    sql("DROP ROLE IF EXISTS bk_globals_probe", db="postgres")
+    sql("CREATE ROLE bk_globals_probe LOGIN CONNECTION LIMIT 7", db="postgres")
+    taken = module("pg_backup", creds, prefix="t-globals-" + RUN, databases=["appdb"], globals=True)
+    assert not taken.get("failed"), taken.get("msg")
+    sql("DROP ROLE bk_globals_probe", db="postgres")
+    args = dict(prefix="t-globals-" + RUN, database="appdb", target_database="appdb_globals")
+    plain = module("pg_restore", creds, **args)
+    assert not plain.get("failed"), plain.get("msg")
+    assert "globals_existing" not in plain and sql(probe, db="postgres") == ""
+    restored = module("pg_restore", creds, replace=True, restore_globals=True, **args)
+    assert not restored.get("failed"), restored.get("msg")
+    assert sql(probe, db="postgres") == "7"
+    assert restored["globals_existing"] >= 1  # the postgres role, whose CREATE ROLE fails and is skipped
+    assert sql(FINGERPRINT, db="appdb_globals") == seeded
+    without = module("pg_restore", creds, prefix="t-logical-" + RUN, database="appdb", target_database="appdb_globals",
+                     replace=True, restore_globals=True, encryption_passphrase=PASSPHRASE)
+    assert without["failed"] and "holds no globals" in without["msg"]
+    sql("DROP DATABASE appdb_globals", db="postgres")
+    sql("DROP ROLE bk_globals_probe", db="postgres")
+
+
 def test_a_tampered_object_makes_restore_refuse(seeded, creds):
     taken = module("pg_backup", creds, prefix="t-tamper-" + RUN, databases=["appdb"])
     key = "t-tamper-%s/%s/db-appdb.dump.zst" % (RUN, taken["backup_id"])

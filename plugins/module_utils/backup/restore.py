@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Restoring a backup. Every stored object is checked against the SHA-256 of
-its manifest (and decrypted and decompressed) before anything on the server
-or in a data directory changes."""
+its manifest (and decrypted and decompressed) before the target database or
+data directory changes: a logical dump streams into a staging database that
+replaces the target only once the checksum and pg_restore both succeeded."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -19,6 +20,7 @@ from ansible_collections.aiplatform.infra.plugins.module_utils.backup import cat
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
 STAGING_SUFFIX = '_aip_restoring'
+GLOBALS = 'globals.sql'
 
 
 def free_space(path):
@@ -99,6 +101,80 @@ def read_object(store, prefix, manifest, entry, passphrase, sink):
     raise BackupError('cannot decode %s of backup %s: %s' % (entry['name'], manifest['id'], failure))
 
 
+class _Loader(object):
+    """A sink that writes the decoded dump to a file and into a running pg_restore.
+
+    A pg_restore that fails is not fed any more, but the stream is read to
+    its end, so that a damaged object is reported by its checksum; failure()
+    is that pg_restore's error, raised once the checksum is known good.
+    """
+
+    def __init__(self, handle, command):
+        self._handle = handle
+        self._command = command
+        self.error = None
+
+    def __call__(self, data):
+        self._handle.write(data)
+        if self.error is None:
+            try:
+                self._command.write(data)
+            except BackupError as exc:
+                self.error = exc
+
+
+def _pg_restore(params, staging):
+    return [pgtools.program('pg_restore', params.get('bin_dir')), '-d', staging, '--exit-on-error'] + (
+        ['--no-owner'] if params['no_owner'] else [])
+
+
+def _load(params, server, store, manifest, entry, staging, dump):
+    """Tables and data stream into the staging database while the object downloads
+    (pg_restore reading its input); indexes and constraints follow from the file
+    with pg_restore -j (which needs a file, only its table of contents is read)."""
+    argv = _pg_restore(params, staging)
+    with pgtools.Command(argv + ['--section=pre-data', '--section=data'], server.env(), stdin=True) as command:
+        loader = _Loader(dump, command)
+        read_object(store, params['prefix'], manifest, entry, params.get('encryption_passphrase'), loader)
+        if loader.error is not None:
+            raise loader.error
+        command.wait()
+    dump.flush()
+    with pgtools.Command(argv + ['-j', str(params['jobs']), '--section=post-data', dump.name], server.env()) as command:
+        command.wait()
+
+
+def globals_object(manifest):
+    for entry in manifest['objects']:
+        if entry['name'].startswith(GLOBALS):
+            return entry
+    raise BackupError('backup %s holds no globals (take it with databases=[all] or globals=true), '
+                      'or restore it without restore_globals' % manifest['id'])
+
+
+def restore_globals(params, server, store, manifest):
+    """Runs the backup's globals.sql (roles, their memberships and settings, tablespaces) with psql.
+
+    The script is checked and decoded in full first. pg_dumpall's script is
+    meant to meet existing roles: their CREATE fails ("already exists") and the
+    ALTER ROLE after it still sets the dumped attributes and password. Those
+    failures are counted; any other error fails the restore.
+    """
+    entry = globals_object(manifest)
+    with tempfile.NamedTemporaryFile(dir=params['work_dir'], prefix='aip-restore-', suffix='.sql') as script:
+        read_object(store, params['prefix'], manifest, entry, params.get('encryption_passphrase'), script.write)
+        script.flush()
+        argv = [pgtools.program('psql', params.get('bin_dir')), '-X', '-q', '-o', os.devnull,
+                '-d', 'postgres', '-f', script.name]
+        with pgtools.Command(argv, server.env()) as command:
+            errors = [line for line in command.wait().splitlines() if 'ERROR:' in line]
+    others = [line.split('ERROR:', 1)[1].strip() for line in errors if 'already exists' not in line]
+    if others:
+        raise BackupError('the globals of backup %s were applied with %d error(s), the database was not restored: %s'
+                          % (manifest['id'], len(others), ' | '.join(others[:5])))
+    return len(errors)
+
+
 def restore_logical(params, server, store, manifest, check_mode=False):
     entry = pick_object(manifest, params.get('database'))
     target = params.get('target_database') or entry['database']
@@ -108,25 +184,24 @@ def restore_logical(params, server, store, manifest, check_mode=False):
                           'target_database' % target)
     result = dict(changed=True, backup_id=manifest['id'], database=entry['database'], target_database=target,
                   replaced=exists, size=entry['raw_size'])
+    if params.get('restore_globals'):
+        globals_object(manifest)
     if check_mode:
         return result
     require_space(params['work_dir'], entry['raw_size'])
+    if params.get('restore_globals'):
+        result['globals_existing'] = restore_globals(params, server, store, manifest)
     staging = target + STAGING_SUFFIX
-    with tempfile.NamedTemporaryFile(dir=params['work_dir'], prefix='aip-restore-', suffix='.dump') as dump:
-        read_object(store, params['prefix'], manifest, entry, params.get('encryption_passphrase'), dump.write)
-        dump.flush()
-        if server.database_exists(staging):
-            server.execute('DROP DATABASE {} WITH (FORCE)', staging)
-        server.execute('CREATE DATABASE {} TEMPLATE template0 OWNER {}', staging,
-                       params.get('owner') or params['login_user'])
-        argv = [pgtools.program('pg_restore', params.get('bin_dir')), '-d', staging, '--exit-on-error',
-                '-j', str(params['jobs'])] + (['--no-owner'] if params['no_owner'] else []) + [dump.name]
-        try:
-            with pgtools.Command(argv, server.env()) as command:
-                command.wait()
-        except BaseException:
-            server.execute('DROP DATABASE IF EXISTS {} WITH (FORCE)', staging)
-            raise
+    if server.database_exists(staging):
+        server.execute('DROP DATABASE {} WITH (FORCE)', staging)
+    server.execute('CREATE DATABASE {} TEMPLATE template0 OWNER {}', staging,
+                   params.get('owner') or params['login_user'])
+    try:
+        with tempfile.NamedTemporaryFile(dir=params['work_dir'], prefix='aip-restore-', suffix='.dump') as dump:
+            _load(params, server, store, manifest, entry, staging, dump)
+    except BaseException:
+        server.execute('DROP DATABASE IF EXISTS {} WITH (FORCE)', staging)
+        raise
     if exists:
         server.execute('DROP DATABASE {} WITH (FORCE)', target)
     server.execute('ALTER DATABASE {} RENAME TO {}', staging, target)

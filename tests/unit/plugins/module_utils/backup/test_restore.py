@@ -29,14 +29,18 @@ def _tar():
     return buffer.getvalue()
 
 
-def _backup(bin_dir, store, kind, payload, server, passphrase=None):
+GLOBALS = b'CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER;\nCREATE ROLE app;\n'
+
+
+def _backup(bin_dir, store, kind, payload, server, passphrase=None, with_globals=False):
     version = '[ "$1" = --version ] && { echo "15.20"; exit 0; }; '
     source = os.path.join(str(bin_dir('payload', 'true')), 'payload.bin')
     with open(source, 'wb') as handle:
         handle.write(payload)
     bin_dir('pg_basebackup', version + 'cat ' + source)
+    bin_dir('pg_dumpall', version + "printf '%s'" % GLOBALS.decode().replace('\n', '\\n'))
     tools = bin_dir('pg_dump', version + 'cat ' + source)
-    params = dict(kind=kind, databases=['appdb'], globals=False, compression='zstd', compression_level=None,
+    params = dict(kind=kind, databases=['appdb'], globals=with_globals, compression='zstd', compression_level=None,
                   part_size_mb=5, prefix='pg', bin_dir=tools, encryption_passphrase=passphrase)
     return backup.run_backup(params, server, store)
 
@@ -50,9 +54,11 @@ def _params(bin_dir, **extra):
 
 
 def _pg_restore(bin_dir, tmp_path):
-    """A pg_restore that copies its input file where the test can read it."""
-    return bin_dir('pg_restore', 'for last; do :; done; cp "$last" %s/restored.dump; echo "$@" > %s/args'
-                   % (tmp_path, tmp_path))
+    """A pg_restore that copies its input (standard input, or the file of the post-data step) where the
+    test can read it, and records its arguments, one call a line."""
+    return bin_dir('pg_restore', 'for last; do :; done; echo "$@" >> {0}/args; case "$*" in '
+                   '*post-data*) cp "$last" {0}/post-data.dump ;; *) cat > {0}/restored.dump ;; esac'
+                   .format(tmp_path))
 
 
 @pytest.mark.parametrize('passphrase', [None, 'secret'])
@@ -64,7 +70,11 @@ def test_logical_restore_into_a_new_database(fake_s3, store, bin_dir, tmp_path, 
                                              work_dir=str(tmp_path), encryption_passphrase=passphrase),
                                      server, store, manifest)
     assert (tmp_path / 'restored.dump').read_bytes() == payload
-    assert (tmp_path / 'args').read_text().startswith('-d copy_aip_restoring --exit-on-error -j 2 ')
+    assert (tmp_path / 'post-data.dump').read_bytes() == payload
+    calls = (tmp_path / 'args').read_text().splitlines()
+    assert calls[0] == '-d copy_aip_restoring --exit-on-error --section=pre-data --section=data'
+    assert calls[1].startswith('-d copy_aip_restoring --exit-on-error -j 2 --section=post-data %s/aip-restore-'
+                               % tmp_path)
     assert server.statements == ['CREATE DATABASE copy_aip_restoring TEMPLATE template0 OWNER postgres',
                                  'ALTER DATABASE copy_aip_restoring RENAME TO copy']
     assert result['replaced'] is False and result['row_counts'] == {'public.t': 3}
@@ -82,13 +92,20 @@ def test_an_existing_database_is_replaced_only_when_asked(store, bin_dir, tmp_pa
     assert server.statements[1:] == ['DROP DATABASE appdb WITH (FORCE)', 'ALTER DATABASE appdb_aip_restoring RENAME TO appdb']
 
 
-def test_a_failed_pg_restore_drops_the_staging_database_and_keeps_the_target(store, bin_dir, tmp_path, fake_server):
-    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server())
-    tools = bin_dir('pg_restore', 'echo "pg_restore: error: could not execute query" >&2; exit 1')
+@pytest.mark.parametrize('fails', ['data', 'post-data'])
+@pytest.mark.parametrize('size', [100, 3 * MIB])
+def test_a_failed_pg_restore_drops_the_staging_database_and_keeps_the_target(store, bin_dir, tmp_path, fake_server,
+                                                                             fails, size):
+    # 3 MiB: the data step dies while it is still being fed (a broken pipe), not only at its end.
+    manifest = _backup(bin_dir, store, 'logical', os.urandom(size), fake_server())
+    tools = bin_dir('pg_restore', 'case "$*" in *%s*) echo "pg_restore: error: could not execute query" >&2; '
+                    'exit 1 ;; esac; cat > /dev/null' % ('section=data' if fails == 'data' else 'post-data'))
     server = fake_server(['appdb'])
-    with pytest.raises(BackupError, match='could not execute query'):
+    with pytest.raises(BackupError, match=r'pg_restore failed \(exit 1\): pg_restore: error: could not execute query'):
         restore.restore_logical(_params(tools, replace=True, work_dir=str(tmp_path)), server, store, manifest)
     assert server.names == ['appdb']
+    assert server.statements[-1] == 'DROP DATABASE IF EXISTS appdb_aip_restoring WITH (FORCE)'
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('aip-restore-')]
 
 
 @pytest.mark.parametrize('tamper', ['flip', 'truncate'])
@@ -100,8 +117,11 @@ def test_a_tampered_object_changes_nothing(fake_s3, store, bin_dir, tmp_path, ta
     server = fake_server(['other'])
     with pytest.raises(BackupError, match='checksum mismatch for db-appdb.dump.zst'):
         restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path)), server, store, manifest)
-    assert server.statements == []
-    assert not (tmp_path / 'restored.dump').exists()
+    # Only the staging database saw the stream; it is gone and the post-data step never ran.
+    assert server.statements == ['CREATE DATABASE appdb_aip_restoring TEMPLATE template0 OWNER postgres',
+                                 'DROP DATABASE IF EXISTS appdb_aip_restoring WITH (FORCE)']
+    assert server.names == ['other']
+    assert not (tmp_path / 'post-data.dump').exists()
 
 
 def test_an_encrypted_backup_needs_the_passphrase(store, bin_dir, tmp_path, fake_server):
@@ -115,6 +135,48 @@ def test_no_space(monkeypatch, store, bin_dir, tmp_path, fake_server):
     monkeypatch.setattr(restore, 'free_space', lambda path: 0)
     with pytest.raises(BackupError, match='no space: .* has 0 MiB free'):
         restore.restore_logical(_params(None, work_dir=str(tmp_path)), fake_server([]), store, manifest)
+
+
+def _psql(bin_dir, tmp_path, error):
+    """A psql that keeps the script it ran and its arguments, and reports an error as psql does (exit 0)."""
+    return bin_dir('psql', 'for last; do :; done; cp "$last" {0}/globals.sql; echo "$@" > {0}/psql-args; '
+                   'echo "psql:$last:1: ERROR:  {1}" >&2'.format(tmp_path, error))
+
+
+@pytest.mark.parametrize('passphrase', [None, 'secret'])
+def test_globals_are_restored_first_only_when_asked(store, bin_dir, tmp_path, fake_server, passphrase):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server(), passphrase, with_globals=True)
+    tools = _pg_restore(bin_dir, tmp_path)
+    _psql(bin_dir, tmp_path, 'role \\"postgres\\" already exists')
+    params = _params(tools, work_dir=str(tmp_path), encryption_passphrase=passphrase)
+    assert 'globals_existing' not in restore.restore_logical(params, fake_server([]), store, manifest)
+    assert not (tmp_path / 'psql-args').exists()
+    params['restore_globals'] = True
+    server = fake_server([])
+    result = restore.restore_logical(params, server, store, manifest)
+    assert result['globals_existing'] == 1
+    assert (tmp_path / 'globals.sql').read_bytes() == GLOBALS
+    assert (tmp_path / 'psql-args').read_text().startswith('-X -q -o /dev/null -d postgres -f %s/aip-restore-' % tmp_path)
+    assert server.names == ['appdb']
+
+
+def test_a_globals_error_other_than_existing_stops_before_the_database(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server(), with_globals=True)
+    _psql(bin_dir, tmp_path, 'permission denied to create role')
+    server = fake_server([])
+    with pytest.raises(BackupError, match=r'applied with 1 error\(s\), the database was not restored: '
+                                          r'permission denied to create role'):
+        restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path), restore_globals=True),
+                                server, store, manifest)
+    assert server.statements == []
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_restore_globals_needs_a_backup_that_holds_them(store, bin_dir, tmp_path, fake_server, check_mode):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', fake_server())
+    with pytest.raises(BackupError, match='holds no globals .* or restore it without restore_globals'):
+        restore.restore_logical(_params(None, work_dir=str(tmp_path), restore_globals=True), fake_server([]), store,
+                                manifest, check_mode)
 
 
 @pytest.mark.parametrize('database, message', [
