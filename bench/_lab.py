@@ -97,7 +97,9 @@ def lab_env(**overrides):
 
 
 def playbook(inventory, play, env, extra=()):
-    """Run a playbook; return wall seconds, {host: recap counts} and the slowest tasks."""
+    """Run a playbook (log next to the inventory); return wall seconds, {host: recap counts} and the slowest tasks."""
+    env = dict(env, ANSIBLE_LOG_PATH=os.path.join(
+        os.path.dirname(inventory), "%s.%d.log" % (os.path.basename(play), time.time())))
     start = time.monotonic()
     proc = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, play,
