@@ -69,7 +69,15 @@ def hosts_up(hosts):
                 "--network", NETWORK, "--ip", address, "-v", name + "-docker:/var/lib/docker",
                 *RUN_OPTS, IMAGE, "/lib/systemd/systemd")
     for name in hosts:
-        _docker("exec", "-i", name, "bash", "-s", "admin", pubkey, input=PROVISION)
+        # A host still booting under load may refuse useradd for a moment.
+        for dummy in range(30):
+            proc = _docker("exec", "-i", name, "bash", "-s", "admin", pubkey, input=PROVISION,
+                           check=False)
+            if proc.returncode == 0:
+                break
+            time.sleep(2)
+        else:
+            sys.exit("could not add the admin user on %s: %s" % (name, proc.stderr.strip()))
     for address in hosts.values():
         for dummy in range(90):
             if subprocess.run(["ssh", "-q", "-i", KEY, "-o", "BatchMode=yes",
