@@ -104,8 +104,9 @@ def lab_env(**overrides):
     return env
 
 
-def playbook(inventory, play, env, extra=()):
-    """Run a playbook (log next to the inventory); return wall seconds, {host: recap counts} and the slowest tasks."""
+def playbook(inventory, play, env, extra=(), fatal=True):
+    """Run a playbook (log next to the inventory); return wall seconds, {host: recap counts}
+    (None where it failed and not fatal) and the slowest tasks (the output's tail if failed)."""
     env = dict(env, ANSIBLE_LOG_PATH=os.path.join(
         os.path.dirname(inventory), "%s.%d.log" % (os.path.basename(play), time.time())))
     start = time.monotonic()
@@ -117,6 +118,8 @@ def playbook(inventory, play, env, extra=()):
                                   map(int, m.groups()[1:6])))
              for m in RECAP.finditer(proc.stdout)}
     if proc.returncode != 0 or not recap:
+        if not fatal:
+            return elapsed, None, (proc.stdout + proc.stderr)[-2000:]
         sys.stderr.write(proc.stdout[-6000:] + proc.stderr[-3000:])
         sys.exit("ansible-playbook %s failed (rc %d)" % (play, proc.returncode))
     slowest = PROFILE.findall(proc.stdout.split("PLAY RECAP")[-1])

@@ -59,7 +59,11 @@ def variants(cache_dir):
         found["mitogen_linear"] = {
             "ANSIBLE_STRATEGY_PLUGINS": os.path.join(os.path.dirname(ansible_mitogen.__file__),
                                                      "plugins", "strategy"),
-            "ANSIBLE_STRATEGY": "mitogen_linear"}
+            "ANSIBLE_STRATEGY": "mitogen_linear",
+            # Mitogen checks host keys itself: the lab's ansible_ssh_common_args
+            # (StrictHostKeyChecking=no) do not reach it; without this it
+            # reports the re-created hosts unreachable (mismatching host key).
+            "ANSIBLE_HOST_KEY_CHECKING": "False"}
     return found
 
 
@@ -86,6 +90,7 @@ def main():
         print("first converge: %.1f s, %.0f tasks/host, changed %s  (load %s)"
               % (first, tasks, {h: r["changed"] for h, r in recap.items()}, _lab.loadavg()))
         table = {}
+        failed = set()
         slowest = []
         found = variants(os.path.join(work, "facts"))
         names = list(found)
@@ -94,7 +99,12 @@ def main():
         for round_no in range(args.rounds):
             order = names if round_no % 2 == 0 else names[::-1]
             for name in order:
-                elapsed, recap, slow = _lab.playbook(inventory, SITE, _lab.lab_env(**found[name]))
+                elapsed, recap, slow = _lab.playbook(inventory, SITE, _lab.lab_env(**found[name]),
+                                                     fatal=False)
+                if recap is None:
+                    print("  round %d %-28s FAILED:\n%s" % (round_no + 1, name, slow))
+                    failed.add(name)
+                    continue
                 changed = sum(r["changed"] for r in recap.values())
                 table.setdefault(name, []).append((elapsed, changed, recap))
                 print("  round %d %-28s %6.1f s changed=%d (load %s)"
@@ -119,7 +129,9 @@ def main():
     print("slowest tasks of a no-change run (ansible.cfg), all hosts together:")
     for task, seconds in slowest:
         print("  %6ss  %s" % (seconds, task.strip()))
-    return 0 if ok else 1
+    if failed:
+        print("failed: %s" % ", ".join(sorted(failed)))
+    return 0 if ok and not failed else 1
 
 
 if __name__ == "__main__":
