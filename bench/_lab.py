@@ -1,0 +1,131 @@
+"""Fresh bn-* lab hosts and timed ansible-playbook runs, for the bench scripts.
+
+Hosts are made the way scripts/lab makes them (same image, capabilities and
+SSH-as-admin-with-sudo access, same key under .lab/ssh), on the bench's own
+Docker network so that they never meet the lab's or a Molecule scenario's.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STATE = os.path.join(ROOT, ".lab")
+KEY = os.path.join(STATE, "ssh", "id_ed25519")
+NETWORK = "aip-bn-test"
+SUBNET = "172.30.85.0/24"
+PREFIX = "172.30.85."
+LABEL = "aiplatform-bench=1"
+IMAGE = os.environ.get("AIP_IMAGE_PREFIX", "local/debian-systemd") + ":bookworm"
+# As scripts/lab: every capability but SYS_RESOURCE, which this machine lacks.
+RUN_OPTS = [
+    "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+    "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3",
+]
+PROVISION = r"""
+set -e
+user=$1 key=$2
+id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo "$user"
+install -d -m 0700 -o "$user" -g "$user" "/home/$user/.ssh"
+printf '%s\n' "$key" >"/home/$user/.ssh/authorized_keys"
+chown "$user:$user" "/home/$user/.ssh/authorized_keys"
+chmod 0600 "/home/$user/.ssh/authorized_keys"
+printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$user" >"/etc/sudoers.d/90-$user"
+chmod 0440 "/etc/sudoers.d/90-$user"
+"""
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
+                   r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
+PROFILE = re.compile(r"^(.+?) -+ (\d+\.\d+)s$", re.M)
+
+
+def _docker(*args, check=True, **kwargs):
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, **kwargs)
+
+
+def hosts_down(names):
+    """Remove the named bench hosts and their Docker volumes."""
+    for name in names:
+        _docker("rm", "-f", "-v", name, check=False)
+        _docker("volume", "rm", "-f", name + "-docker", check=False)
+
+
+def hosts_up(hosts):
+    """Fresh containers for {name: address}, each answering SSH as admin."""
+    hosts_down(hosts)
+    if _docker("network", "inspect", NETWORK, check=False).returncode:
+        _docker("network", "create", "--subnet", SUBNET, NETWORK)
+    if not os.path.exists(KEY):
+        os.makedirs(os.path.dirname(KEY), exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "aiplatform-lab",
+                        "-f", KEY], check=True)
+    with open(KEY + ".pub", encoding="utf-8") as handle:
+        pubkey = handle.read().strip()
+    for name, address in hosts.items():
+        _docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL,
+                "--network", NETWORK, "--ip", address, "-v", name + "-docker:/var/lib/docker",
+                *RUN_OPTS, IMAGE, "/lib/systemd/systemd")
+    for name in hosts:
+        # A host still booting under load may refuse useradd for a moment.
+        for dummy in range(30):
+            proc = _docker("exec", "-i", name, "bash", "-s", "admin", pubkey, input=PROVISION,
+                           check=False)
+            if proc.returncode == 0:
+                break
+            time.sleep(2)
+        else:
+            sys.exit("could not add the admin user on %s: %s" % (name, proc.stderr.strip()))
+    for address in hosts.values():
+        for dummy in range(90):
+            if subprocess.run(["ssh", "-q", "-i", KEY, "-o", "BatchMode=yes",
+                               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                               "-o", "ConnectTimeout=2", "admin@" + address, "true"],
+                              check=False).returncode == 0:
+                break
+            time.sleep(1)
+        else:
+            sys.exit("no SSH answer from %s" % address)
+
+
+def lab_env(**overrides):
+    """The environment of scripts/lib/venv.sh activate_venv, plus overrides."""
+    env = dict(os.environ,
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(STATE, "collections"),
+               ANSIBLE_HOME=os.path.join(STATE, "ansible-home"),
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+               PROFILE_TASKS_SORT_ORDER="descending",
+               PROFILE_TASKS_TASK_OUTPUT_LIMIT="8",
+               ANSIBLE_NOCOLOR="1")
+    env.update(overrides)
+    return env
+
+
+def playbook(inventory, play, env, extra=(), fatal=True):
+    """Run a playbook (log next to the inventory); return wall seconds, {host: recap counts}
+    (None where it failed and not fatal) and the slowest tasks (the output's tail if failed)."""
+    env = dict(env, ANSIBLE_LOG_PATH=os.path.join(
+        os.path.dirname(inventory), "%s.%d.log" % (os.path.basename(play), time.time())))
+    start = time.monotonic()
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, play,
+         *extra], env=env, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - start
+    recap = {m.group(1): dict(zip(("ok", "changed", "unreachable", "failed", "skipped"),
+                                  map(int, m.groups()[1:6])))
+             for m in RECAP.finditer(proc.stdout)}
+    if proc.returncode != 0 or not recap:
+        if not fatal:
+            return elapsed, None, (proc.stdout + proc.stderr)[-2000:]
+        sys.stderr.write(proc.stdout[-6000:] + proc.stderr[-3000:])
+        sys.exit("ansible-playbook %s failed (rc %d)" % (play, proc.returncode))
+    slowest = PROFILE.findall(proc.stdout.split("PLAY RECAP")[-1])
+    return elapsed, recap, slowest
+
+
+def loadavg():
+    with open("/proc/loadavg", encoding="utf-8") as handle:
+        return " ".join(handle.read().split()[:3])
