@@ -8,7 +8,7 @@ import socket
 import ssl
 import time
 
-from lab import ADDRESS, SITE_CERT, SITE_NAME, converge_playbook, host, playbook, recap, changed_tasks, wait_until
+from lab import ADDRESS, SITE_CERT, SITE_NAME, changed_tasks, converge_playbook, host, playbook, recap, wait_until
 
 EDGE = host("st-edge")
 CHUNK_DELAY = 0.25  # STANDIN_DELAY, the app's pause between two chunks
@@ -59,14 +59,17 @@ def test_the_app_streams_through_the_edge_chunk_by_chunk(tmp_path):
     assert len({round(t, 1) for t in arrivals}) >= chunks * 0.8, arrivals
 
 
+def _targets():
+    found = json.loads(EDGE.check_output("curl -fsS http://%s:9090/api/v1/targets?state=active" % ADDRESS["st-edge"]))
+    return {(t["labels"]["job"], t["labels"].get("host", t["labels"]["instance"])): t["health"]
+            for t in found["data"]["activeTargets"]}
+
+
 def test_prometheus_sees_every_target_up():
-    def targets():
-        found = json.loads(EDGE.check_output("curl -fsS http://%s:9090/api/v1/targets?state=active" % ADDRESS["st-edge"]))
-        return {(t["labels"]["job"], t["labels"].get("host", t["labels"]["instance"])): t["health"]
-                for t in found["data"]["activeTargets"]}
-    found = wait_until(lambda: (lambda f: f if set(f.values()) == {"up"} and set(f) == EXPECTED_TARGETS else None)(targets()),
-                       90, 3)
-    assert found, targets()
+    def all_up():
+        found = _targets()
+        return set(found) == EXPECTED_TARGETS and set(found.values()) == {"up"}
+    assert wait_until(all_up, 90, 3), _targets()
 
 
 def test_the_health_check_is_green_on_every_host(tmp_path):
