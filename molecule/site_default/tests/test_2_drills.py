@@ -38,6 +38,7 @@ def test_the_restore_drill_fails_when_the_copy_differs():
     sql("st-db1", "INSERT INTO drill VALUES (-1001)", db="app")
     proc = playbook("aiplatform.infra.restore", restore_host="st-db1", restore_database="app", restore_drill="true")
     assert proc.returncode != 0
+    assert "Row counts differ" in proc.stdout, proc.stdout[-3000:]
     sql("st-db1", "DELETE FROM drill WHERE i = -1001", db="app")
     assert sql("st-db1", "SELECT count(*) FROM pg_database WHERE datname LIKE 'app_drill_%'") == "0"
 
