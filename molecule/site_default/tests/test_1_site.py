@@ -1,0 +1,105 @@
+"""The converged site: the app streams through the edge, Prometheus sees every
+target, the health check is green, a --check --diff run changes nothing and
+the backups are scheduled.
+"""
+
+import json
+import socket
+import ssl
+import time
+
+from lab import ADDRESS, SITE_CERT, SITE_NAME, changed_tasks, converge_playbook, host, playbook, recap, wait_until
+
+EDGE = host("st-edge")
+CHUNK_DELAY = 0.25  # STANDIN_DELAY, the app's pause between two chunks
+EXPECTED_TARGETS = {
+    ("node", "st-edge"), ("node", "st-app"), ("node", "st-db1"), ("node", "st-db2"),
+    ("postgres", "st-db1"), ("postgres", "st-db2"), ("nginx", "st-edge"), ("nginx_log", "st-edge"),
+    ("alertmanager", "st-edge"), ("prometheus", "st-edge"), ("blackbox_https", "https://%s/" % SITE_NAME),
+}
+
+
+def _stream_through_the_edge(ca_file):
+    """POSTs a streaming chat completion to the edge; returns (seconds of each data chunk, body)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    body = json.dumps({"model": "standin-1", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    request = ("POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+               "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (SITE_NAME, len(body), body))
+    start = time.monotonic()
+    arrivals, received = [], b""
+    with socket.create_connection((ADDRESS["st-edge"], 443), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=SITE_NAME) as tls:
+            tls.sendall(request.encode())
+            while True:
+                data = tls.recv(65536)
+                if not data:
+                    break
+                received += data
+                arrivals += [time.monotonic() - start] * data.count(b"data: ")
+    return arrivals, received.decode()
+
+
+def test_the_app_streams_through_the_edge_chunk_by_chunk(tmp_path):
+    ca_file = tmp_path / "site.pem"
+    ca_file.write_text(EDGE.file(SITE_CERT).content_string)
+    arrivals, received = _stream_through_the_edge(str(ca_file))
+    head = received.partition("\r\n\r\n")[0]
+    assert head.startswith("HTTP/1.1 200"), head
+    assert "content-type: text/event-stream" in head.lower(), head
+    # nginx re-frames the stream with chunked transfer encoding.
+    assert "transfer-encoding: chunked" in head.lower(), head
+    assert "data: [DONE]" in received
+    # Each chunk arrives as the app sends it: spread over the stream's
+    # duration, not in one buffered burst at its end.
+    chunks = len(arrivals) - 1
+    span = arrivals[-1] - arrivals[0]
+    print("\nFIGURE streaming through the edge: %d chunks, first at %.2f s, last at %.2f s" %
+          (chunks, arrivals[0], arrivals[-1]))
+    assert chunks >= 10
+    assert span >= (chunks - 1) * CHUNK_DELAY * 0.8, arrivals
+    assert arrivals[0] < span / 4, arrivals
+    assert len({round(t, 1) for t in arrivals}) >= chunks * 0.8, arrivals
+
+
+def _targets():
+    found = json.loads(EDGE.check_output("curl -fsS http://%s:9090/api/v1/targets?state=active" % ADDRESS["st-edge"]))
+    return {(t["labels"]["job"], t["labels"].get("host", t["labels"]["instance"])): t["health"]
+            for t in found["data"]["activeTargets"]}
+
+
+def test_prometheus_sees_every_target_up():
+    def all_up():
+        found = _targets()
+        return set(found) == EXPECTED_TARGETS and set(found.values()) == {"up"}
+    assert wait_until(all_up, 90, 3), _targets()
+
+
+def test_the_health_check_is_green_on_every_host(tmp_path):
+    out = tmp_path / "health.json"
+    proc = playbook("aiplatform.infra.healthcheck", health_check_json_path=str(out), health_check_fail_on="warn")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    report = json.loads(out.read_text())
+    assert sorted(report["hosts"]) == sorted(ADDRESS)
+    not_ok = [row for row in report["rows"] if row["status"] != "ok"]
+    assert not_ok == []
+    checks = {(row["host"], row["check"]) for row in report["rows"]}
+    assert ("st-edge", "app through the edge") in checks
+    assert any(h == "st-app" and row_type == "docker" for h, row_type in
+               ((row["host"], row["type"]) for row in report["rows"]))
+
+
+def test_check_diff_on_the_converged_site_changes_nothing():
+    started = time.monotonic()
+    proc = playbook(converge_playbook(), "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    counters = recap(proc)
+    assert sorted(counters) == sorted(ADDRESS), counters
+    assert {name: (c["changed"], c["failed"], c["unreachable"]) for name, c in counters.items()} == \
+        {name: (0, 0, 0) for name in ADDRESS}, changed_tasks(proc)
+    print("\nFIGURE check --diff of the converged site: %.0f s, changed=0 on %d hosts" %
+          (time.monotonic() - started, len(counters)))
+
+
+def test_backups_are_scheduled_on_the_primary_only():
+    assert host("st-db1").service("aiplatform-pg-backup.timer").is_running
+    assert not host("st-db2").file("/etc/systemd/system/aiplatform-pg-backup.timer").exists
