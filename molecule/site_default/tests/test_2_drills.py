@@ -73,11 +73,14 @@ def test_failover_drill_the_app_writes_on_after_the_primary_stops(tmp_path):
           (writes_seconds, playbook_seconds, len(acked), len(acked - present)))
     assert writes_seconds < 90
 
-    # The health check reflects it: st-db2 is the primary, st-db1 is down.
+    # The health check reflects it: st-db1 is down, st-db2 is the primary
+    # and misses its only replica; nothing else is red.
     out = tmp_path / "health.json"
     playbook("aiplatform.infra.healthcheck", postgresql_primary_host="st-db2", health_check_json_path=str(out))
     report = json.loads(out.read_text())
-    pg = [row for row in report["rows"] if row["host"] == "st-db2" and row["type"] == "postgres"]
-    assert pg and pg[0]["status"] == "ok", pg
+    pg = [check for check in report["hosts"]["st-db2"]["checks"] if check["type"] == "postgres"]
+    assert pg and pg[0]["value"]["role"] == "primary", pg
+    assert pg[0]["status"] == "fail" and "0 replica(s) connected, 1 expected" in pg[0]["reason"], pg
     assert report["hosts"]["st-db1"]["status"] == "fail"
-    assert {row["host"] for row in report["rows"] if row["status"] == "fail"} == {"st-db1"}, report["rows"]
+    failing = {(row["host"], row["type"]) for row in report["rows"] if row["status"] == "fail"}
+    assert {entry for entry in failing if entry[0] != "st-db1"} == {("st-db2", "postgres")}, report["rows"]
