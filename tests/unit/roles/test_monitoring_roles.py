@@ -96,12 +96,15 @@ INVENTORY = {"all": {
                   "nginx_sites": [{"name": "chat", "server_names": ["chat.example.org", "ai.example.org"]}]},
         "edge2": {"base_firewall_address": "10.0.0.11",
                   "nginx_sites": [{"name": "chat", "server_names": ["chat.example.org"]}]},
+        "gpu1": {"base_firewall_address": "10.0.0.31", "gpu_metrics_source": "dcgm_exporter"},
+        "gpu2": {"base_firewall_address": "10.0.0.32"},
     },
     "children": {
         "postgres": {"children": {"postgres_primary": {"hosts": {"db1": {}}},
                                   "postgres_replica": {"hosts": {"db2": {}}}}},
         "edge": {"hosts": {"edge1": {}, "edge2": {}}},
         "monitoring": {"hosts": {"localhost": {}}},
+        "gpu": {"hosts": {"gpu1": {}, "gpu2": {}}},
     }}}
 
 
@@ -125,13 +128,15 @@ def test_targets_come_from_the_inventory_groups(tmp_path):
     assert sorted(load("node.yml"), key=lambda t: t["labels"]["host"]) == [
         {"targets": [address + ":9100"], "labels": {"host": host}} for host, address in
         [("db1", "10.0.0.21"), ("db2", "[fd00::22]"), ("edge1", "10.0.0.10"), ("edge2", "10.0.0.11"),
-         ("localhost", "10.0.0.9")]]
+         ("gpu1", "10.0.0.31"), ("gpu2", "10.0.0.32"), ("localhost", "10.0.0.9")]]
     assert load("postgres.yml") == [
         {"targets": ["10.0.0.21:9187"], "labels": {"host": "db1", "pg_role": "primary", "pg_cluster": "db1"}},
         {"targets": ["[fd00::22]:9187"], "labels": {"host": "db2", "pg_role": "replica", "pg_cluster": "db1"}}]
     assert [t["targets"] for t in load("nginx.yml")] == [["10.0.0.10:9113"], ["10.0.0.11:9113"]]
     assert [t["targets"] for t in load("nginx_log.yml")] == [["10.0.0.10:3903"], ["10.0.0.11:3903"]]
     assert load("alertmanager.yml") == [{"targets": ["10.0.0.9:9093"], "labels": {"host": "localhost"}}]
+    # Only the GPU host that runs dcgm-exporter; the collector's metrics come through node_exporter.
+    assert load("dcgm.yml") == [{"targets": ["10.0.0.31:9400"], "labels": {"host": "gpu1"}}]
     assert load("probes.yml") == [{"targets": ["https://chat.example.org/", "https://ai.example.org/"]}]
 
 
