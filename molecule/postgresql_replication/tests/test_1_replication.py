@@ -7,7 +7,8 @@ hosts are queried as the postgres OS user over the local socket.
 import time
 
 import pytest
-from cluster import ADDRESS, APP_DSN, CA, host, quote, sql
+from cluster import ADDRESS, APP_DSN, CA
+from scenario_runs import host, quote, sql
 
 PRIMARY, REPLICAS = "pg-1", ("pg-2", "pg-3")
 

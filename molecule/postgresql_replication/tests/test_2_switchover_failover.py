@@ -12,7 +12,8 @@ import subprocess
 import time
 
 import pytest
-from cluster import ADDRESS, APP_DSN, CA, MEMBERS, changed_hosts, changed_tasks, converge, host, playbook, quote, sql
+from cluster import ADDRESS, APP_DSN, CA, MEMBERS, converge
+from scenario_runs import changed_hosts, changed_tasks, host, playbook, quote, sql
 
 # Which member is the primary now; the tests move it.
 CLUSTER = {"primary": "pg-1"}
@@ -144,7 +145,7 @@ def test_the_role_changes_nothing_after_the_rejoin():
 
 def test_the_health_check_sees_the_new_primary_and_its_replicas(tmp_path):
     out = tmp_path / "health.json"
-    playbook("aiplatform.infra.healthcheck", limit="postgres", postgresql_primary_host=primary_now(),
+    playbook("aiplatform.infra.healthcheck", "--limit", "postgres", postgresql_primary_host=primary_now(),
              health_check_json_path=str(out))
     report = json.loads(out.read_text())
     for name in MEMBERS:
@@ -176,7 +177,7 @@ def test_the_health_check_turns_red_for_the_stopped_replica(tmp_path):
                host(name).run("systemctl is-active postgresql@15-main").rc != 0]
     assert len(stopped) == 1
     out = tmp_path / "health.json"
-    proc = playbook("aiplatform.infra.healthcheck", limit="postgres", postgresql_primary_host=primary,
+    proc = playbook("aiplatform.infra.healthcheck", "--limit", "postgres", postgresql_primary_host=primary,
                     health_check_json_path=str(out))
     assert proc.returncode != 0, "the health check passed with a replica stopped"
     checks = dict((name, [c for c in entry["checks"] if c["type"] == "postgres"][0])

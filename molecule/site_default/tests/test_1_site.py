@@ -8,7 +8,8 @@ import socket
 import ssl
 import time
 
-from lab import ADDRESS, SITE_CERT, SITE_NAME, changed_tasks, converge_playbook, host, playbook, recap, wait_until
+from lab import ADDRESS, SITE_CERT, SITE_NAME, wait_until
+from scenario_runs import changed_tasks, converge_playbook, host, playbook, recap
 
 EDGE = host("st-edge")
 CHUNK_DELAY = 0.25  # STANDIN_DELAY, the app's pause between two chunks

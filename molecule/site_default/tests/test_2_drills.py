@@ -8,7 +8,8 @@ import json
 import subprocess
 import time
 
-from lab import APP_DSN, PG_CA, ADDRESS, host, playbook, quote, sql, wait_until
+from lab import APP_DSN, PG_CA, ADDRESS, wait_until
+from scenario_runs import host, playbook, quote, sql
 
 WRITER = """
 i=0; : > /tmp/acked
