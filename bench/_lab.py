@@ -7,6 +7,7 @@ Docker network so that they never meet the lab's or a Molecule scenario's.
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -104,6 +105,16 @@ def lab_env(**overrides):
     return env
 
 
+def strategy_env(strategy):
+    """Environment overrides that run a strategy: mitogen's as scripts/lab sets it up."""
+    if strategy == "linear":
+        return {}
+    import ansible_mitogen  # pylint: disable=import-outside-toplevel
+    return {"ANSIBLE_STRATEGY_PLUGINS": os.path.join(os.path.dirname(ansible_mitogen.__file__),
+                                                     "plugins", "strategy"),
+            "ANSIBLE_STRATEGY": strategy}
+
+
 def playbook(inventory, play, env, extra=(), fatal=True):
     """Run a playbook (log next to the inventory); return wall seconds, {host: recap counts}
     (None where it failed and not fatal) and the slowest tasks (the output's tail if failed)."""
@@ -129,3 +140,44 @@ def playbook(inventory, play, env, extra=(), fatal=True):
 def loadavg():
     with open("/proc/loadavg", encoding="utf-8") as handle:
         return " ".join(handle.read().split()[:3])
+
+
+def _host_cpu(names):
+    """CPU seconds the named containers have used (cgroup v1 cpuacct, else v2 cpu.stat)."""
+    total = 0.0
+    for name in names:
+        cid = _docker("inspect", "-f", "{{.Id}}", name).stdout.strip()
+        v1 = "/sys/fs/cgroup/cpuacct/docker/%s/cpuacct.usage" % cid
+        if os.path.exists(v1):
+            with open(v1, encoding="utf-8") as handle:
+                total += int(handle.read()) / 1e9
+            continue
+        for v2 in ("/sys/fs/cgroup/system.slice/docker-%s.scope/cpu.stat" % cid,
+                   "/sys/fs/cgroup/docker/%s/cpu.stat" % cid):
+            if os.path.exists(v2):
+                with open(v2, encoding="utf-8") as handle:
+                    total += int(dict(line.split() for line in handle)["usage_usec"]) / 1e6
+                break
+    return total
+
+
+def _machine_jiffies():
+    """(busy, all) jiffies of every CPU of this machine, from /proc/stat."""
+    with open("/proc/stat", encoding="utf-8") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def cpu_snapshot(names):
+    """Counters that cpu_used compares with: hosts', this process's children's, the machine's."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return _host_cpu(names), usage.ru_utime + usage.ru_stime, _machine_jiffies()
+
+
+def cpu_used(before, names):
+    """Since ``before``: CPU seconds of the hosts and of the controller (ansible-playbook and
+    its forks, reaped), and the share of the machine's CPUs that were busy."""
+    after = cpu_snapshot(names)
+    busy = after[2][0] - before[2][0]
+    return dict(hosts=after[0] - before[0], controller=after[1] - before[1],
+                busy=busy / max(1, after[2][1] - before[2][1]), cpus=os.cpu_count())

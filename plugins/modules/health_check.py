@@ -133,6 +133,11 @@ options:
         state and replay lag in bytes and seconds, and each replication slot
         on the WAL it retains; on a replica, the replay lag behind what it
         received and whether its WAL receiver streams.
+      - A replica's lag in seconds is the age of its last replayed
+        transaction, counted only when replay does not reach the position
+        received when asked within a quarter of O(postgres[].timeout) (at
+        most 1 s). So an idle replica caught between receiving and replaying
+        one record reads 0 s, not the minutes since the last commit.
     type: list
     elements: dict
     default: []

@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.common import (
     FAIL, OK, CheckError, grade, metric)
 
@@ -32,9 +34,11 @@ SQL_REPLICAS = (
     " FROM pg_stat_replication ORDER BY 1, 2")
 SQL_REPLICA_LAG = (
     "SELECT coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint,"
-    " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
-    " ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float,"
-    " (SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming')::int")
+    " coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)::float,"
+    " (SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming')::int,"
+    " pg_last_wal_receive_lsn()::text")
+SQL_REPLAYED = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn"
+SETTLE_POLL = 0.05
 SQL_SLOTS = (
     "SELECT slot_name, active,"
     " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint"
@@ -59,18 +63,40 @@ def connect(spec):
                          % (spec['host'], spec['port'], ' '.join(str(exc).split())))
 
 
-def _rows(cursor, sql):
-    cursor.execute(sql)
+def _rows(cursor, sql, params=None):
+    if params is None:
+        cursor.execute(sql)
+    else:
+        cursor.execute(sql, params)
     return cursor.fetchall()
 
 
-def collect(connection):
-    """The server's replication state as plain data."""
+def _replays_past(cursor, lsn, settle):
+    """Whether replay reaches ``lsn`` within ``settle`` seconds."""
+    deadline = time.monotonic() + settle
+    while not _rows(cursor, SQL_REPLAYED, (lsn,))[0][0]:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(SETTLE_POLL)
+    return True
+
+
+def collect(connection, settle=0.0):
+    """The server's replication state as plain data.
+
+    On a replica, ``lag_seconds`` is the age of the last replayed transaction,
+    but only when replay has not reached what was received within ``settle``
+    seconds: a replica caught between receiving and replaying one record (on
+    an idle cluster, a checkpoint or snapshot record long after the last
+    commit) is not behind.
+    """
     try:
         cursor = connection.cursor()
         facts = dict(replica=bool(_rows(cursor, SQL_ROLE)[0][0]))
         if facts['replica']:
-            lag_bytes, lag_seconds, streaming = _rows(cursor, SQL_REPLICA_LAG)[0]
+            lag_bytes, lag_seconds, streaming, received = _rows(cursor, SQL_REPLICA_LAG)[0]
+            if not lag_bytes or _replays_past(cursor, received, settle):
+                lag_seconds = 0.0
             facts.update(lag_bytes=lag_bytes, lag_seconds=lag_seconds, streaming=streaming)
         else:
             facts['replicas'] = [dict(name=r[0], addr=r[1], state=r[2], lag_bytes=r[3], lag_seconds=r[4])
@@ -122,4 +148,4 @@ def postgres_metrics(facts, spec):
 
 
 def check_postgres(spec, connector=connect):
-    return postgres_metrics(collect(connector(spec)), spec)
+    return postgres_metrics(collect(connector(spec), settle=min(1.0, spec['timeout'] / 4.0)), spec)

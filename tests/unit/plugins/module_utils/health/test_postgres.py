@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 import pytest
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.health import postgres
@@ -13,7 +15,7 @@ from ansible_collections.aiplatform.infra.plugins.module_utils.health.common imp
 
 SPEC = dict(role=None, min_replicas=0, lag_bytes_warn=1000, lag_bytes_fail=10000, lag_seconds_warn=30,
             lag_seconds_fail=300, slot_retained_warn=5000, slot_retained_fail=50000,
-            transaction_seconds_warn=300, transaction_seconds_fail=3600)
+            transaction_seconds_warn=300, transaction_seconds_fail=3600, timeout=0.4)
 
 
 class FakeConnection:
@@ -22,13 +24,16 @@ class FakeConnection:
     def __init__(self, answers):
         self.answers = answers
         self.closed = False
+        self.executed = []
         self._rows = None
 
     def cursor(self):
         return self
 
-    def execute(self, sql):
-        self._rows = self.answers[sql]
+    def execute(self, sql, params=None):
+        self.executed.append((sql, params))
+        answer = self.answers[sql]
+        self._rows = answer() if callable(answer) else answer
 
     def fetchall(self):
         return self._rows
@@ -42,9 +47,17 @@ def primary(replicas=(), slots=(), longest=0.0):
             postgres.SQL_SLOTS: list(slots), postgres.SQL_LONGEST_TX: [(longest,)]}
 
 
-def replica(lag_bytes, lag_seconds, streaming=1, longest=0.0):
-    return {postgres.SQL_ROLE: [(True,)], postgres.SQL_REPLICA_LAG: [(lag_bytes, lag_seconds, streaming)],
-            postgres.SQL_LONGEST_TX: [(longest,)]}
+def replica(lag_bytes, lag_seconds, streaming=1, longest=0.0, replayed=(False,)):
+    """A replica's answers; ``replayed`` answers successive polls for replay
+    reaching the received position, its last answer repeated."""
+    polls = list(replayed)
+
+    def poll():
+        return [(polls.pop(0) if len(polls) > 1 else polls[0],)]
+
+    return {postgres.SQL_ROLE: [(True,)],
+            postgres.SQL_REPLICA_LAG: [(lag_bytes, lag_seconds, streaming, '0/3000148')],
+            postgres.SQL_REPLAYED: poll, postgres.SQL_LONGEST_TX: [(longest,)]}
 
 
 def statuses(answers, **spec):
@@ -85,6 +98,30 @@ def statuses(answers, **spec):
 ])
 def test_postgres_metrics(answers, spec, expected):
     assert statuses(answers, **spec) == expected
+
+
+def replica_lag(answers):
+    connection = FakeConnection(answers)
+    metrics = {m['metric']: m for m in postgres.check_postgres(dict(SPEC), connector=lambda s: connection)}
+    polls = [params for sql, params in connection.executed if sql == postgres.SQL_REPLAYED]
+    return metrics['lag_seconds']['value'], polls
+
+
+def test_caught_up_replica_has_no_lag_however_old_its_last_transaction():
+    assert replica_lag(replica(0, 78.1)) == (0.0, [])
+
+
+def test_replica_caught_between_receiving_and_replaying_a_record_is_not_behind():
+    # an idle cluster: a snapshot record arrives 78 s after the last commit
+    assert replica_lag(replica(120, 78.1, replayed=(False, False, True))) == (0.0, [('0/3000148',)] * 3)
+
+
+def test_replica_whose_replay_stays_behind_reports_the_age_of_its_last_transaction():
+    started = time.monotonic()
+    value, polls = replica_lag(replica(120, 78.1, replayed=(False,)))
+    assert value == 78.1
+    assert len(polls) >= 2
+    assert time.monotonic() - started >= SPEC['timeout'] / 4
 
 
 def test_inactive_slot_is_named_in_the_reason():
