@@ -4,11 +4,12 @@ Clients act from their own hosts over the scenario's network; the database
 hosts are queried as the postgres OS user over the local socket.
 """
 
+import json
 import time
 
 import pytest
 from cluster import ADDRESS, APP_DSN, CA
-from scenario_runs import host, quote, sql
+from scenario_runs import host, playbook, quote, sql
 
 PRIMARY, REPLICAS = "pg-1", ("pg-2", "pg-3")
 
@@ -139,3 +140,37 @@ def test_apt_reads_the_pgdg_source_with_its_own_keyring():
     source = other.file("/etc/apt/sources.list.d/pgdg.sources").content_string
     assert "Signed-By: /etc/apt/keyrings/pgdg.asc" in source
     assert other.file("/etc/apt/keyrings/pgdg.asc").content_string.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+
+
+def test_the_health_check_grades_a_replica_by_its_replay(tmp_path):
+    """A replica whose replay is paused while the primary writes warns of its
+    lag in seconds; once replay resumes and catches up it reads 0 s."""
+    replica = REPLICAS[0]
+    out = tmp_path / "health.json"
+
+    def replica_check():
+        playbook("aiplatform.infra.healthcheck", "--limit", "postgres", "-e", json.dumps(
+            {"health_check_postgres": {"lag_seconds_warn": 1}, "health_check_json_path": str(out)}))
+        entry = json.loads(out.read_text())["hosts"][replica]
+        return [c for c in entry["checks"] if c["type"] == "postgres"][0]
+
+    sql(replica, "SELECT pg_wal_replay_pause()")
+    try:
+        sql(PRIMARY, "CREATE TABLE lag_probe (v int); INSERT INTO lag_probe VALUES (1)")
+        time.sleep(2)
+        paused = replica_check()
+    finally:
+        sql(replica, "SELECT pg_wal_replay_resume()")
+    try:
+        assert paused["status"] == "warn", paused
+        assert "lag_seconds" in paused["reason"], paused
+        for _attempt in range(10):
+            if sql(replica, "SELECT count(*) FROM pg_class WHERE relname = 'lag_probe'") == "1":
+                break
+            time.sleep(1)
+        resumed = replica_check()
+        assert resumed["status"] == "ok", resumed
+        assert "lag_seconds 0s" in resumed["reason"], resumed
+    finally:
+        sql(PRIMARY, "DROP TABLE lag_probe")
+
