@@ -173,4 +173,3 @@ def test_the_health_check_grades_a_replica_by_its_replay(tmp_path):
         assert "lag_seconds 0s" in resumed["reason"], resumed
     finally:
         sql(PRIMARY, "DROP TABLE lag_probe")
-
