@@ -5,10 +5,10 @@ the next size), the same playbook (bench/scale.yml), forks=20 and the lab's
 strategy (mitogen, as scripts/lab runs it; --strategy linear for Ansible's
 own). After the timed converge, a no-change re-run, and on one host a timed
 download-only fetch of the packages installed, to tell whether downloads
-from Debian's archive dominate. The CPU seconds the hosts and the controller used in the
-converge, and how busy this machine's CPUs were, tell whether the hosts'
-own work (which real VMs do on CPUs of their own, and the lab's containers
-on this machine's) sets the wall time.
+from Debian's archive dominate. The CPU seconds the hosts and the
+controller used in the converge, and how busy this machine's CPUs were,
+tell whether the hosts' own work (which real VMs do on CPUs of their own,
+and the lab's containers on this machine's) sets the wall time.
 
     .venv/bin/python bench/scale.py [--sizes 5 20] [--forks 20] [--strategy linear]
 """

@@ -8,8 +8,8 @@ import json
 import time
 
 import pytest
-from cluster import ADDRESS, APP_DSN, CA
-from scenario_runs import host, playbook, quote, sql
+from cluster import ADDRESS, APP_DSN, CA, health_check
+from scenario_runs import host, quote, sql
 
 PRIMARY, REPLICAS = "pg-1", ("pg-2", "pg-3")
 
@@ -146,13 +146,10 @@ def test_the_health_check_grades_a_replica_by_its_replay(tmp_path):
     """A replica whose replay is paused while the primary writes warns of its
     lag in seconds; once replay resumes and catches up it reads 0 s."""
     replica = REPLICAS[0]
-    out = tmp_path / "health.json"
 
     def replica_check():
-        playbook("aiplatform.infra.healthcheck", "--limit", "postgres", "-e", json.dumps(
-            {"health_check_postgres": {"lag_seconds_warn": 1}, "health_check_json_path": str(out)}))
-        entry = json.loads(out.read_text())["hosts"][replica]
-        return [c for c in entry["checks"] if c["type"] == "postgres"][0]
+        return health_check(tmp_path / "health.json", "-e", json.dumps(
+            {"health_check_postgres": {"lag_seconds_warn": 1}}))[1][replica]
 
     sql(replica, "SELECT pg_wal_replay_pause()")
     try:

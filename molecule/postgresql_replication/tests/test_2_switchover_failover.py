@@ -7,12 +7,11 @@ the bound. The scenario runs quorum commit (ANY 1), so no acknowledged row
 may be lost.
 """
 
-import json
 import subprocess
 import time
 
 import pytest
-from cluster import ADDRESS, APP_DSN, CA, MEMBERS, converge
+from cluster import ADDRESS, APP_DSN, CA, MEMBERS, converge, health_check
 from scenario_runs import changed_hosts, changed_tasks, host, playbook, quote, sql
 
 # Which member is the primary now; the tests move it.
@@ -144,12 +143,9 @@ def test_the_role_changes_nothing_after_the_rejoin():
 
 
 def test_the_health_check_sees_the_new_primary_and_its_replicas(tmp_path):
-    out = tmp_path / "health.json"
-    playbook("aiplatform.infra.healthcheck", "--limit", "postgres", postgresql_primary_host=primary_now(),
-             health_check_json_path=str(out))
-    report = json.loads(out.read_text())
+    checks = health_check(tmp_path / "health.json", postgresql_primary_host=primary_now())[1]
     for name in MEMBERS:
-        check = [c for c in report["hosts"][name]["checks"] if c["type"] == "postgres"][0]
+        check = checks[name]
         assert check["status"] == "ok", check
         assert check["value"]["role"] == ("primary" if name == primary_now() else "replica")
 
@@ -176,12 +172,8 @@ def test_the_health_check_turns_red_for_the_stopped_replica(tmp_path):
     stopped = [name for name in MEMBERS if name != primary and
                host(name).run("systemctl is-active postgresql@15-main").rc != 0]
     assert len(stopped) == 1
-    out = tmp_path / "health.json"
-    proc = playbook("aiplatform.infra.healthcheck", "--limit", "postgres", postgresql_primary_host=primary,
-                    health_check_json_path=str(out))
+    proc, checks = health_check(tmp_path / "health.json", postgresql_primary_host=primary)
     assert proc.returncode != 0, "the health check passed with a replica stopped"
-    checks = dict((name, [c for c in entry["checks"] if c["type"] == "postgres"][0])
-                  for name, entry in json.loads(out.read_text())["hosts"].items())
     assert checks[stopped[0]]["status"] == "fail", checks[stopped[0]]
     assert checks[primary]["status"] == "fail"
     assert "1 replica(s) connected, 2 expected" in checks[primary]["reason"], checks[primary]
