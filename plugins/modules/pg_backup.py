@@ -17,9 +17,14 @@ description:
     C(pg_dumpall --globals-only)) or a physical one (C(pg_basebackup), the
     whole cluster as one tar with the WAL it needs) and streams it straight
     into a bucket; no copy of the backup is written on the host.
+  - A table of O(split_min_mb) or more is read in O(jobs) block ranges at
+    once, each by its own C(COPY) on the snapshot that C(pg_dump) uses, and
+    stored as objects of its own; C(pg_dump) leaves that table's data out.
+    One large table then no longer bounds the backup by one server backend.
   - Each program's output is compressed (zstd, gzip or none) and optionally
     encrypted on the host, then sent as a multipart upload in parts of
-    O(part_size_mb); memory stays near two parts whatever the database size.
+    O(part_size_mb); memory stays near two parts per object streamed at once
+    (O(jobs) + 1), whatever the database size.
   - The backup is complete only when its C(manifest.json) is written, last. It
     holds the id, kind, databases, server version, start and end WAL
     positions, sizes, a SHA-256 per stored object, the tool versions and the
@@ -75,9 +80,25 @@ options:
     description: Compression level; the codec's default (zstd 3, gzip 6) when unset.
     type: int
   part_size_mb:
-    description: Size of one multipart upload part in MiB (5 at least); memory use is about twice this.
+    description: Size of one multipart upload part in MiB (5 at least); memory use is about twice this per object streamed at once.
     type: int
     default: 16
+  jobs:
+    description:
+      - Block ranges of a large table (see O(split_min_mb)) read at once, each by its own C(COPY) on
+        the snapshot C(pg_dump) uses, so a large table is read by this many server backends; the ranges
+        are stored as objects of their own, which C(aiplatform.infra.pg_restore) loads O(jobs) at once.
+      - V(1) leaves every table to C(pg_dump), one object per database.
+      - Needs PostgreSQL 14 or later on the server to read a range without scanning the whole table.
+    type: int
+    default: 2
+  split_min_mb:
+    description:
+      - Size in MiB from which a table of a logical backup is read in O(jobs) block ranges; smaller
+        tables, unlogged tables and large objects stay in the C(pg_dump) archive. V(0) splits every table.
+      - A table whose columns are all built-in types is stored in C(COPY)'s binary format, any other in text.
+    type: int
+    default: 128
   storage_class:
     description: S3 storage class of the objects, e.g. V(STANDARD_IA).
     type: str
@@ -147,11 +168,17 @@ backup_id:
   type: str
   sample: 20261126T123000Z-logical-3fa2
 manifest:
-  description: The manifest written last (see the description).
+  description:
+    - The manifest written last (see the description), format 2.
+    - Each object names its O(databases) entry; a part of a large table also has C(table), C(columns),
+      C(copy_format), C(part) and C(encoding).
   returned: when a backup was taken
   type: dict
-  sample: {id: 20261126T123000Z-logical-3fa2, kind: logical, databases: [appdb], raw_size: 1048576,
-           stored_size: 20480, objects: [{name: db-appdb.dump.zst, sha256: "9f2c...", stored_size: 20480}]}
+  sample: {format: 2, id: 20261126T123000Z-logical-3fa2, kind: logical, databases: [appdb], raw_size: 1048576,
+           stored_size: 20480, objects: [{name: db-appdb.dump.zst, database: appdb, sha256: "9f2c...", stored_size: 2048},
+                                         {name: db-appdb.public.events.1.copy.zst, database: appdb, table: public.events,
+                                          columns: [id, body], copy_format: binary, part: 1, encoding: UTF8,
+                                          sha256: "41aa...", stored_size: 18432}]}
 expired:
   description: Ids of the backups retention deleted (would delete in check mode).
   returned: always
@@ -187,6 +214,8 @@ def argument_spec():
         compression=dict(type='str', choices=['zstd', 'gzip', 'none'], default='zstd'),
         compression_level=dict(type='int'),
         part_size_mb=dict(type='int', default=16),
+        jobs=dict(type='int', default=2),
+        split_min_mb=dict(type='int', default=128),
         storage_class=dict(type='str'),
         server_side_encryption=dict(type='str', choices=['AES256', 'aws:kms']),
         sse_kms_key_id=dict(type='str'),
@@ -219,6 +248,8 @@ def main():
                          exception=error)
     if module.params['part_size_mb'] < 5:
         module.fail_json(msg='part_size_mb must be 5 or more (the S3 minimum part size)')
+    if module.params['jobs'] < 1 or module.params['split_min_mb'] < 0:
+        module.fail_json(msg='jobs must be 1 or more and split_min_mb 0 or more')
     try:
         module.exit_json(**run(module))
     except (BackupError, OSError) as exc:  # OSError: no space, permissions of a directory

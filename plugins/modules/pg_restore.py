@@ -16,10 +16,12 @@ description:
   - Restores a backup taken by M(aiplatform.infra.pg_backup), by id or V(latest).
   - A logical backup is restored into a database (a new one by default); an
     existing database is replaced only with O(replace=true). The dump streams
-    into a staging database while it downloads (tables and data), then its
-    indexes and constraints are built with C(pg_restore -j O(jobs)); the
-    staging database replaces the target only when the checksum and the
-    restore both succeeded, and is dropped otherwise.
+    into a staging database while it downloads (tables and data), the parts
+    of large tables that the backup read in block ranges load next with
+    C(COPY), O(jobs) at once, then the indexes and constraints are built with
+    C(pg_restore -j O(jobs)); the staging database replaces the target only
+    when every checksum and the restore succeeded, and is dropped otherwise.
+  - Backups of a newer manifest format than this version reads are refused.
   - The globals of the backup (roles, tablespaces) are restored only when
     asked, with O(restore_globals=true).
   - A physical backup is unpacked into the data directory of a stopped
@@ -74,7 +76,7 @@ options:
     type: bool
     default: false
   jobs:
-    description: Parallel jobs of C(pg_restore).
+    description: Parallel jobs of C(pg_restore), and parts of large tables loaded at once.
     type: int
     default: 2
   restore_globals:

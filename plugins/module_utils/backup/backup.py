@@ -10,12 +10,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import functools
 import platform
 import signal
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools, split
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.s3 import StreamUpload
 
@@ -119,16 +122,89 @@ def run_backup(params, server, store, log=None):
 
 def _take(params, objects, tools, server, store, manifest, log):
     for name, prog, args, database in objects:
-        log('%s: %s' % (manifest['id'], name))
-        encoder = codec.encoder(params['compression'], params.get('compression_level'),
-                                params.get('encryption_passphrase'))
-        with StreamUpload(store, catalog.key(params['prefix'], manifest['id'], name),
-                          params['part_size_mb'] * MIB) as upload:
-            with pgtools.Command([tools[prog]] + args, server.env()) as command:
-                raw = stream_object(command, upload, encoder)
-                messages = command.wait()
-            stored, sha256 = upload.close()
+        if prog == 'pg_dump' and params['jobs'] > 1:
+            _take_database(params, name, [tools[prog]] + args, database, server, store, manifest, log)
+            continue
+        messages = _store(params, store, manifest, name, [tools[prog]] + args, server.env(), log,
+                          dict(database=database))
         if prog == 'pg_basebackup':
             manifest['start_lsn'], manifest['end_lsn'] = pgtools.wal_points(messages)
-        manifest['objects'].append(dict(name=name, database=database, sha256=sha256,
-                                        stored_size=stored, raw_size=raw))
+
+
+def _take_database(params, name, argv, database, server, store, manifest, log):
+    """pg_dump and, on its snapshot, the block ranges of the database's large tables, all at once."""
+    suffix = codec.object_suffix(params['compression'], bool(params.get('encryption_passphrase')))
+    with split.Snapshot(server, database, params['split_min_mb'], params['jobs'], suffix) as snapshot:
+        if snapshot.id is None:
+            _store(params, store, manifest, name, argv, server.env(), log, dict(database=database))
+            return
+        argv = argv + ['--snapshot=' + snapshot.id] + ['--exclude-table-data=' + p for p in snapshot.excluded]
+        psql = pgtools.program('psql', params.get('bin_dir'))
+        manifest['tool_versions'].setdefault('psql', pgtools.tool_version(psql))
+        crew = Crew(params['jobs'])
+        calls = [functools.partial(_store, params, store, manifest, name, argv, server.env(), log,
+                                   dict(database=database), crew)]
+        for part in snapshot.parts:
+            calls.append(functools.partial(crew.limited, _store, params, store, manifest, part.name,
+                                           split.psql_argv(psql, database, snapshot.id, part.copy_out()),
+                                           snapshot.env(), log, part.entry(), crew))
+        crew.run(calls)
+
+
+def _store(params, store, manifest, name, argv, env, log, entry, crew=None):
+    """Streams a program's output into one object and records it in the manifest; returns the program's stderr."""
+    log('%s: %s' % (manifest['id'], name))
+    encoder = codec.encoder(params['compression'], params.get('compression_level'),
+                            params.get('encryption_passphrase'))
+    with StreamUpload(store, catalog.key(params['prefix'], manifest['id'], name),
+                      params['part_size_mb'] * MIB) as upload:
+        with (crew.command if crew else pgtools.Command)(argv, env) as command:
+            raw = stream_object(command, upload, encoder)
+            messages = command.wait()
+        stored, sha256 = upload.close()
+    manifest['objects'].append(dict(entry, name=name, sha256=sha256, stored_size=stored, raw_size=raw))
+    return messages
+
+
+class Crew(object):
+    """Objects streamed by threads at once, at most ``limit`` of them through limited().
+
+    The first failure (or a signal in the main thread) terminates every
+    program still running, so that each thread fails fast and aborts its
+    upload; run() raises that first failure once all threads are done.
+    """
+
+    def __init__(self, limit):
+        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._commands = []
+        self._stopped = False
+
+    def command(self, argv, env):
+        command = pgtools.Command(argv, env)
+        with self._lock:
+            self._commands.append(command)
+            if self._stopped:
+                command.proc.terminate()
+        return command
+
+    def limited(self, call, *args):
+        with self._slots:
+            if self._stopped:
+                raise BackupError('stopped: another object of the backup failed')
+            return call(*args)
+
+    def run(self, calls):
+        pool = ThreadPoolExecutor(len(calls))
+        try:
+            for future in as_completed([pool.submit(call) for call in calls]):
+                future.result()
+        except BaseException:
+            with self._lock:
+                self._stopped = True
+                for command in self._commands:
+                    if command.proc.poll() is None:
+                        command.proc.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -19,7 +19,8 @@ import os
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
 MANIFEST = 'manifest.json'
-FORMAT_VERSION = 1
+# 2: a logical backup's large tables may be stored in parts (objects that name a table).
+FORMAT_VERSION = 2
 ID_FORMAT = '%Y%m%dT%H%M%SZ'
 
 
@@ -56,6 +57,14 @@ def read_manifest(store, prefix, backup_id):
                           '(see pg_backup_info for the complete ones)' % backup_id)
     except ValueError:
         raise BackupError('the manifest of backup %s is not valid JSON: the backup cannot be trusted' % backup_id)
+
+
+def check_format(manifest):
+    """Refuses a backup whose layout this code does not know (taken by a newer version)."""
+    if manifest.get('format', 1) > FORMAT_VERSION:
+        raise BackupError('backup %s has manifest format %s, newer than this collection reads (%d): '
+                          'restore it with the version of aiplatform.infra that took it or a later one'
+                          % (manifest['id'], manifest['format'], FORMAT_VERSION))
 
 
 def list_backups(store, prefix, now=None):

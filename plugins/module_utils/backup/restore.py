@@ -15,8 +15,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools, split
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
 STAGING_SUFFIX = '_aip_restoring'
@@ -47,7 +48,7 @@ def _tree_size(path):
 
 
 def pick_object(manifest, database):
-    dumps = [o for o in manifest['objects'] if o.get('database')]
+    dumps = [o for o in manifest['objects'] if o.get('database') and not o.get('table')]
     if database is None:
         if len(dumps) != 1:
             raise BackupError('backup %s holds %d databases (%s): name one in database'
@@ -58,6 +59,11 @@ def pick_object(manifest, database):
             return entry
     raise BackupError('backup %s has no database %r (it has: %s)'
                       % (manifest['id'], database, ', '.join(o['database'] for o in dumps) or 'none'))
+
+
+def table_parts(manifest, database):
+    """The objects that hold parts of a database's large tables (none in a format 1 backup)."""
+    return [o for o in manifest['objects'] if o.get('table') and o['database'] == database]
 
 
 def read_object(store, prefix, manifest, entry, passphrase, sink):
@@ -130,8 +136,9 @@ def _pg_restore(params, staging):
 
 def _load(params, server, store, manifest, entry, staging, dump):
     """Tables and data stream into the staging database while the object downloads
-    (pg_restore reading its input); indexes and constraints follow from the file
-    with pg_restore -j (which needs a file, only its table of contents is read)."""
+    (pg_restore reading its input); the parts of large tables load next, O(jobs)
+    at once; indexes and constraints follow from the file with pg_restore -j
+    (which needs a file, only its table of contents is read)."""
     argv = _pg_restore(params, staging)
     with pgtools.Command(argv + ['--section=pre-data', '--section=data'], server.env(), stdin=True) as command:
         loader = _Loader(dump, command)
@@ -140,8 +147,24 @@ def _load(params, server, store, manifest, entry, staging, dump):
             raise loader.error
         command.wait()
     dump.flush()
+    parts = table_parts(manifest, entry['database'])
+    with ThreadPoolExecutor(max(1, params['jobs'])) as pool:
+        for future in [pool.submit(_load_part, params, server, store, manifest, part, staging) for part in parts]:
+            future.result()
     with pgtools.Command(argv + ['-j', str(params['jobs']), '--section=post-data', dump.name], server.env()) as command:
         command.wait()
+
+
+def _load_part(params, server, store, manifest, part, staging):
+    """One part of a large table, streamed into COPY FROM; a damaged part fails its COPY."""
+    try:
+        with server.connect(staging) as conn:
+            conn.execute("SELECT set_config('client_encoding', %s, false)", (part['encoding'],))
+            with conn.cursor().copy(split.copy_in(part)) as copy:
+                read_object(store, params['prefix'], manifest, part, params.get('encryption_passphrase'), copy.write)
+    except pgtools.psycopg.Error as exc:
+        raise BackupError('loading %s (part %d of %s) failed: %s'
+                          % (part['name'], part['part'], part['table'], ' '.join(str(exc).split())))
 
 
 def globals_object(manifest):
@@ -176,6 +199,7 @@ def restore_globals(params, server, store, manifest):
 
 
 def restore_logical(params, server, store, manifest, check_mode=False):
+    catalog.check_format(manifest)
     entry = pick_object(manifest, params.get('database'))
     target = params.get('target_database') or entry['database']
     exists = server.database_exists(target)
@@ -183,7 +207,8 @@ def restore_logical(params, server, store, manifest, check_mode=False):
         raise BackupError('database %r exists: set replace=true to replace it, or choose another '
                           'target_database' % target)
     result = dict(changed=True, backup_id=manifest['id'], database=entry['database'], target_database=target,
-                  replaced=exists, size=entry['raw_size'])
+                  replaced=exists,
+                  size=entry['raw_size'] + sum(o['raw_size'] for o in table_parts(manifest, entry['database'])))
     if params.get('restore_globals'):
         globals_object(manifest)
     if check_mode:
@@ -211,6 +236,7 @@ def restore_logical(params, server, store, manifest, check_mode=False):
 
 
 def restore_physical(params, store, manifest, check_mode=False):
+    catalog.check_format(manifest)
     target = params['data_directory']
     if os.path.exists(os.path.join(target, 'postmaster.pid')):
         raise BackupError('the cluster in %s is running (postmaster.pid exists): stop it first' % target)

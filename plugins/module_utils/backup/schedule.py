@@ -18,7 +18,8 @@ from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common imp
 # Keys of the configuration file, with their types; None means optional.
 CONFIG = dict(
     kind=(str, 'logical'), databases=(list, ['all']), globals=(bool, False), compression=(str, 'zstd'),
-    compression_level=(int, None), part_size_mb=(int, 16), storage_class=(str, None),
+    compression_level=(int, None), part_size_mb=(int, 16), jobs=(int, 2), split_min_mb=(int, 128),
+    storage_class=(str, None),
     server_side_encryption=(str, None), sse_kms_key_id=(str, None), bucket=(str, None), prefix=(str, 'postgresql'),
     endpoint_url=(str, None), region=(str, 'us-east-1'), access_key=(str, None), secret_key=(str, None),
     session_token=(str, None), ca_bundle=(str, None), validate_certs=(bool, True), encryption_passphrase=(str, None),
@@ -54,6 +55,8 @@ def load_config(text):
         raise BackupError('bucket is required')
     if params['part_size_mb'] < 5:
         raise BackupError('part_size_mb must be 5 or more')
+    if params['jobs'] < 1 or params['split_min_mb'] < 0:
+        raise BackupError('jobs must be 1 or more and split_min_mb 0 or more')
     if params['retention'] is not None:
         rules = dict((k, 0) for k in RETENTION_KEYS[:4])
         rules['stale_upload_hours'] = 24

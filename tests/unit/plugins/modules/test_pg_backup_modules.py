@@ -58,6 +58,12 @@ def test_part_size_below_the_s3_minimum_is_refused(capsys):
     assert result['failed'] is True and 'part_size_mb must be 5 or more' in result['msg']
 
 
+@pytest.mark.parametrize('args', [dict(jobs=0), dict(split_min_mb=-1)])
+def test_no_jobs_or_a_negative_split_size_is_refused(capsys, args):
+    result = run(capsys, pg_backup, bucket='bk', **args)
+    assert result['failed'] is True and result['msg'] == 'jobs must be 1 or more and split_min_mb 0 or more'
+
+
 def test_kms_needs_a_key(capsys):
     result = run(capsys, pg_backup, bucket='bk', server_side_encryption='aws:kms')
     assert result['failed'] is True and 'sse_kms_key_id' in result['msg']

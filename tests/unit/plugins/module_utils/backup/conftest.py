@@ -96,12 +96,91 @@ class FakeS3(object):
                             for i, u in self.uploads.items() if u['key'].startswith(Prefix)]}
 
 
+class FakeCopy(object):
+    """psycopg's COPY FROM STDIN: the server keeps (statement, data) of each that succeeded."""
+
+    def __init__(self, server, statement):
+        self.server = server
+        self.statement = statement
+        self.data = bytearray()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:  # a failed COPY loads nothing
+            self.server.copied.append((self.statement, bytes(self.data)))
+        return False
+
+    def write(self, data):
+        self.data += data
+
+
+class FakeConnection(object):
+    """A psycopg connection: the snapshot session's queries, and COPY FROM STDIN."""
+
+    def __init__(self, server, dbname):
+        self.server = server
+        self.dbname = dbname
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def execute(self, statement, args=None):
+        self.server.statements.append(' '.join(statement.split()))
+        if 'pg_relation_size' in statement:
+            rows = self.server.large_tables
+        elif 'pg_encoding_to_char' in statement:
+            rows = [('UTF8',)]
+        elif 'pg_export_snapshot' in statement:
+            rows = [(SNAPSHOT,)]
+        else:
+            rows = []
+        return FakeCursor(self.server, rows)
+
+    def cursor(self):
+        return FakeCursor(self.server, [])
+
+    def close(self):
+        self.server.open_connections.discard(self)
+
+
+class FakeCursor(object):
+    def __init__(self, server, rows):
+        self.server = server
+        self.rows = rows
+
+    def fetchall(self):
+        return list(self.rows)
+
+    def fetchone(self):
+        return self.rows[0]
+
+    def copy(self, statement):
+        return FakeCopy(self.server, statement)
+
+
+SNAPSHOT = '00000003-0000001B-1'
+
+
 class FakeServer(object):
-    """What backup and restore ask of pgtools.Server."""
+    """What backup and restore ask of pgtools.Server; large_tables are the rows of split.SQL_LARGE_TABLES."""
 
     def __init__(self, databases=('appdb',)):
         self.names = list(databases)
         self.statements = []
+        self.large_tables = []
+        self.copied = []
+        self.open_connections = set()
+
+    def connect(self, dbname='postgres', autocommit=True):
+        conn = FakeConnection(self, dbname)
+        self.open_connections.add(conn)
+        return conn
 
     def databases(self):
         return list(self.names)

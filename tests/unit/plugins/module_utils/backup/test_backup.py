@@ -10,10 +10,11 @@ import json
 import os
 import signal
 import threading
+import time
 
 import pytest
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import backup, catalog, codec
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import backup, catalog, codec, split
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
 BASEBACKUP_STDERR = ('echo "pg_basebackup: write-ahead log start point: 0/5000028 on timeline 1" >&2; '
@@ -22,7 +23,7 @@ BASEBACKUP_STDERR = ('echo "pg_basebackup: write-ahead log start point: 0/500002
 
 def _params(bin_dir, **extra):
     params = dict(kind='logical', databases=['all'], globals=False, compression='zstd', compression_level=None,
-                  part_size_mb=5, prefix='pg', bin_dir=bin_dir, encryption_passphrase=None)
+                  part_size_mb=5, prefix='pg', bin_dir=bin_dir, encryption_passphrase=None, jobs=1, split_min_mb=128)
     params.update(extra)
     return params
 
@@ -118,3 +119,67 @@ def test_missing_program_is_named(store, fake_server):
 ])
 def test_s3_extra_args(params, extra):
     assert backup.s3_extra_args(params) == extra
+
+
+def _psql(bin_dir, body):
+    return bin_dir('psql', '[ "$1" = --version ] && { echo "psql (PostgreSQL) 15.20"; exit 0; }; ' + body)
+
+
+def test_large_tables_stream_in_block_ranges_on_the_snapshot_of_the_dump(
+        fake_s3, store, bin_dir, tmp_path, fake_server):
+    server = fake_server()
+    server.large_tables = [('public', 'big', 'public.big', 10, ['id', 'body'], True),
+                           ('app', 'Ev"t', 'app."Ev""t"', 1, ['id'], False)]
+    tools = _tools(bin_dir, 'echo "$@" > %s/pg_dump.args; printf dump' % tmp_path)
+    # The part's content: its arguments and session settings, a line each.
+    _psql(bin_dir, 'for a; do echo "$a"; done; echo "PGOPTIONS=$PGOPTIONS PGCLIENTENCODING=$PGCLIENTENCODING"')
+    manifest = backup.run_backup(_params(tools, databases=['appdb'], compression='none', jobs=2, split_min_mb=0),
+                                 server, store)
+    entries = dict((o['name'], o) for o in manifest['objects'])
+    assert sorted(entries) == ['db-appdb.app.%22Ev%22%22t%22.1.copy', 'db-appdb.dump', 'db-appdb.public.big.1.copy',
+                               'db-appdb.public.big.2.copy']
+    assert (tmp_path / 'pg_dump.args').read_text().split() == [
+        '-Fc', '-Z0', '-d', 'appdb', '--snapshot=00000003-0000001B-1', '--exclude-table-data="public"."big"',
+        '--exclude-table-data="app"."Ev""t"']
+    second = fake_s3.objects[catalog.key('pg', manifest['id'], 'db-appdb.public.big.2.copy')].decode().splitlines()
+    assert second[-7:] == [
+        '-c', "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '00000003-0000001B-1'",
+        '-c', "COPY (SELECT id, body FROM ONLY public.big WHERE ctid >= '(5,0)'::tid) TO STDOUT (FORMAT binary)",
+        '-c', 'COMMIT', 'PGOPTIONS=%s PGCLIENTENCODING=UTF8' % split.SESSION_OPTIONS]
+    event = entries['db-appdb.app.%22Ev%22%22t%22.1.copy']
+    assert (event['table'], event['columns'], event['copy_format'], event['part']) == ('app."Ev""t"', ['id'], 'text', 1)
+    assert manifest['tool_versions']['psql'] == 'psql (PostgreSQL) 15.20'
+    # The snapshot's session: large tables locked before the snapshot is exported, closed afterwards.
+    holder = [s for s in server.statements if not s.startswith('SELECT pg_encoding')]
+    assert holder[0] == 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY'
+    assert holder[2:5] == ['LOCK TABLE public.big IN ACCESS SHARE MODE', 'LOCK TABLE app."Ev""t" IN ACCESS SHARE MODE',
+                           'SELECT pg_export_snapshot()']
+    assert server.open_connections == set()
+
+
+def test_without_a_large_table_the_dump_is_alone_and_takes_no_snapshot(store, bin_dir, tmp_path, fake_server):
+    server = fake_server()
+    tools = _tools(bin_dir, 'echo "$@" > %s/pg_dump.args; printf dump' % tmp_path)
+    manifest = backup.run_backup(_params(tools, databases=['appdb'], jobs=2), server, store)
+    assert [o['name'] for o in manifest['objects']] == ['db-appdb.dump.zst']
+    assert (tmp_path / 'pg_dump.args').read_text().split() == ['-Fc', '-Z0', '-d', 'appdb']
+    assert 'SELECT pg_export_snapshot()' not in server.statements and server.open_connections == set()
+
+
+def test_a_failing_part_stops_the_others_and_leaves_nothing(fake_s3, store, bin_dir, tmp_path, fake_server):
+    server = fake_server()
+    server.large_tables = [('public', 'big', 'public.big', 10, ['id'], True)]
+    tools = _tools(bin_dir, 'printf dump')
+    pid_file = tmp_path / 'part1.pid'
+    _psql(bin_dir, 'case "$*" in *"ctid >="*) sleep 1; echo "ERROR:  canceling statement" >&2; exit 1;; esac; '
+                   'echo $$ > %s; head -c 6000000 /dev/urandom; exec sleep 60' % pid_file)
+    started = time.monotonic()
+    with pytest.raises(BackupError, match='psql failed .exit 1.: ERROR:  canceling statement'):
+        backup.run_backup(_params(tools, databases=['appdb'], compression='none', jobs=2, split_min_mb=0),
+                          server, store)
+    assert time.monotonic() - started < 20  # the first part did not run its minute
+    assert 'upload_part' in fake_s3.calls  # the first part was midway
+    assert fake_s3.objects == {} and fake_s3.uploads == {}
+    with pytest.raises(OSError):
+        os.kill(int(pid_file.read_text()), 0)
+    assert server.open_connections == set()

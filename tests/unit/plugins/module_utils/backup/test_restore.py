@@ -33,7 +33,9 @@ GLOBALS = b'CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER;\nCREATE R
 
 
 def _backup(bin_dir, store, kind, payload, server, passphrase=None, with_globals=False):
+    """A backup of payload; with server.large_tables, their parts hold 'rows of' their COPY statement."""
     version = '[ "$1" = --version ] && { echo "15.20"; exit 0; }; '
+    bin_dir('psql', version + 'printf "rows of %s" "${10}"')
     source = os.path.join(str(bin_dir('payload', 'true')), 'payload.bin')
     with open(source, 'wb') as handle:
         handle.write(payload)
@@ -41,7 +43,7 @@ def _backup(bin_dir, store, kind, payload, server, passphrase=None, with_globals
     bin_dir('pg_dumpall', version + "printf '%s'" % GLOBALS.decode().replace('\n', '\\n'))
     tools = bin_dir('pg_dump', version + 'cat ' + source)
     params = dict(kind=kind, databases=['appdb'], globals=with_globals, compression='zstd', compression_level=None,
-                  part_size_mb=5, prefix='pg', bin_dir=tools, encryption_passphrase=passphrase)
+                  part_size_mb=5, prefix='pg', bin_dir=tools, encryption_passphrase=passphrase, jobs=2, split_min_mb=0)
     return backup.run_backup(params, server, store)
 
 
@@ -79,6 +81,45 @@ def test_logical_restore_into_a_new_database(fake_s3, store, bin_dir, tmp_path, 
                                  'ALTER DATABASE copy_aip_restoring RENAME TO copy']
     assert result['replaced'] is False and result['row_counts'] == {'public.t': 3}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('aip-restore-')]
+
+
+def _with_large_table(fake_server):
+    server = fake_server()
+    server.large_tables = [('public', 'big', 'public.big', 10, ['id', 'body'], True)]
+    return server
+
+
+def test_parts_of_large_tables_load_into_the_staging_database(store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', _with_large_table(fake_server))
+    server = fake_server([])
+    result = restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path)),
+                                     server, store, manifest)
+    assert (tmp_path / 'restored.dump').read_bytes() == b'dump'
+    load = 'COPY public.big (id, body) FROM STDIN (FORMAT binary)'
+    assert sorted(server.copied) == [
+        (load, b"rows of COPY (SELECT id, body FROM ONLY public.big WHERE ctid < '(5,0)'::tid) TO STDOUT (FORMAT binary)"),
+        (load, b"rows of COPY (SELECT id, body FROM ONLY public.big WHERE ctid >= '(5,0)'::tid) TO STDOUT (FORMAT binary)")]
+    assert "SELECT set_config('client_encoding', %s, false)" in server.statements
+    assert result['size'] == sum(o['raw_size'] for o in manifest['objects']) and server.open_connections == set()
+    assert server.names == ['appdb'] and (tmp_path / 'post-data.dump').exists()
+
+
+def test_a_tampered_part_changes_nothing(fake_s3, store, bin_dir, tmp_path, fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', _with_large_table(fake_server))
+    key = catalog.key('pg', manifest['id'], 'db-appdb.public.big.2.copy.zst')
+    fake_s3.objects[key] = fake_s3.objects[key][:-1]
+    server = fake_server([])
+    with pytest.raises(BackupError, match='checksum mismatch for db-appdb.public.big.2.copy.zst'):
+        restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path)), server, store, manifest)
+    assert [data[:7] for _statement, data in server.copied] == [b'rows of']  # the first part only
+    assert server.names == [] and server.statements[-1] == 'DROP DATABASE IF EXISTS appdb_aip_restoring WITH (FORCE)'
+    assert not (tmp_path / 'post-data.dump').exists()
+
+
+def test_a_backup_of_a_newer_format_is_refused(store, bin_dir, tmp_path, fake_server):
+    manifest = dict(_backup(bin_dir, store, 'logical', b'dump', fake_server()), format=catalog.FORMAT_VERSION + 1)
+    with pytest.raises(BackupError, match='has manifest format 3, newer than this collection reads'):
+        restore.restore_logical(_params(None, work_dir=str(tmp_path)), fake_server([]), store, manifest)
 
 
 def test_an_existing_database_is_replaced_only_when_asked(store, bin_dir, tmp_path, fake_server):
@@ -182,7 +223,8 @@ def test_restore_globals_needs_a_backup_that_holds_them(store, bin_dir, tmp_path
 @pytest.mark.parametrize('database, message', [
     (None, 'holds 2 databases .a, b.: name one'), ('c', "has no database 'c' .it has: a, b.")])
 def test_pick_object(database, message):
-    manifest = dict(id='i', objects=[dict(database='a'), dict(database='b'), dict(database=None)])
+    manifest = dict(id='i', objects=[dict(database='a'), dict(database='b'), dict(database=None),
+                                     dict(database='a', table='public.big')])
     with pytest.raises(BackupError, match=message):
         restore.pick_object(manifest, database)
 

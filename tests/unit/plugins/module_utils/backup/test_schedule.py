@@ -30,6 +30,8 @@ def test_config_defaults_and_retention():
     ('{}', 'bucket is required'),
     ('{"bucket": "bk", "part_size_mb": "16"}', 'part_size_mb must be a int'),
     ('{"bucket": "bk", "part_size_mb": 4}', 'part_size_mb must be 5 or more'),
+    ('{"bucket": "bk", "jobs": 0}', 'jobs must be 1 or more and split_min_mb 0 or more'),
+    ('{"bucket": "bk", "split_min_mb": -1}', 'jobs must be 1 or more and split_min_mb 0 or more'),
     ('{"bucket": "bk", "kind": "incremental"}', 'kind must be one of logical, physical'),
     ('{"bucket": "bk", "retention": {"keep_yearly": 1}}', 'retention.keep_yearly is not an integer rule'),
 ])

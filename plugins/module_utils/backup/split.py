@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Large tables of a logical backup, copied in block ranges at once.
+
+pg_dump reads a table through one server backend, so one large table bounds a
+backup by one CPU of the server. A table of at least ``split_min_mb`` is
+instead read by ``jobs`` COPY statements over ranges of its blocks (a TID
+range scan each), every one in a session that imported the snapshot pg_dump
+uses too: the parts and the dump see one committed state. pg_dump leaves that
+table's data out (``--exclude-table-data``); the restore loads the parts after
+pg_restore created the table and before its indexes and constraints.
+
+A table whose columns are all built-in types is copied in COPY's binary
+format (cheaper for the server to write and read); any other table (domains,
+enums, extension types, arrays or rows of them, whose binary form names
+type OIDs that differ between clusters) in text. Generated columns are left
+out, as COPY of the table leaves them out.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from urllib.parse import quote
+
+MIB = 1024 * 1024
+FIRST_NORMAL_OID = 16384  # below it: objects of initdb, the built-in types among them
+# Permanent plain tables (not partitioned parents, views, unlogged tables
+# that a standby cannot read, or an extension's own tables) of a size, with
+# their copied columns and whether every column has a built-in binary form.
+SQL_LARGE_TABLES = """
+SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+       pg_relation_size(c.oid) / current_setting('block_size')::int,
+       array_agg(quote_ident(a.attname)::text ORDER BY a.attnum),
+       bool_and(t.oid < %(first_normal)s AND t.typsend::oid <> 0 AND t.typreceive::oid <> 0)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+JOIN pg_type t ON t.oid = a.atttypid
+WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
+  AND pg_relation_size(c.oid) >= %(min_bytes)s
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                  AND d.deptype = 'e')
+GROUP BY n.nspname, c.relname, c.oid
+ORDER BY pg_relation_size(c.oid) DESC, 3
+"""
+# What pg_dump sets for its own sessions, so that text COPY output reads back
+# the same in any server (dates, intervals, floats) and row security errors
+# out rather than leaving rows behind.
+SESSION_OPTIONS = ('-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c row_security=off '
+                   '-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0')
+
+
+def block_ranges(blocks, parts):
+    """parts contiguous [first, end) block ranges covering a table; None is an open end.
+
+    The last range is open, so rows in blocks added after the size was read
+    (none visible to the snapshot, but the scan stays exact) are read too.
+    """
+    parts = max(1, min(parts, blocks))
+    bounds = [blocks * k // parts for k in range(parts + 1)]
+    return [(bounds[k] if k else None, bounds[k + 1] if k + 1 < parts else None) for k in range(parts)]
+
+
+def range_condition(first, end):
+    tests = []
+    if first is not None:
+        tests.append("ctid >= '(%d,0)'::tid" % first)
+    if end is not None:
+        tests.append("ctid < '(%d,0)'::tid" % end)
+    return ' WHERE ' + ' AND '.join(tests) if tests else ''
+
+
+def exclude_pattern(schema, name):
+    """pg_dump's pattern for exactly this table: quoted, so no character is a wildcard."""
+    return '"%s"."%s"' % (schema.replace('"', '""'), name.replace('"', '""'))
+
+
+class Part(object):
+    """One block range of one large table, and the COPY statements that read and load it."""
+
+    def __init__(self, database, table, columns, copy_format, index, block_range, encoding, suffix):
+        self.database = database
+        self.table = table
+        self.columns = columns
+        self.copy_format = copy_format
+        self.index = index
+        self.condition = range_condition(*block_range)
+        self.encoding = encoding
+        self.name = 'db-%s.%s.%d.copy%s' % (quote(database, safe=''), quote(table, safe=''), index, suffix)
+
+    def copy_out(self):
+        return 'COPY (SELECT %s FROM ONLY %s%s) TO STDOUT (FORMAT %s)' % (
+            ', '.join(self.columns), self.table, self.condition, self.copy_format)
+
+    def entry(self):
+        """The manifest's record of this part, without what streaming it measures."""
+        return dict(name=self.name, database=self.database, table=self.table, columns=self.columns,
+                    copy_format=self.copy_format, part=self.index, encoding=self.encoding)
+
+
+def copy_in(entry):
+    """The statement that loads a part recorded in a manifest."""
+    return 'COPY %s (%s) FROM STDIN (FORMAT %s)' % (
+        entry['table'], ', '.join(entry['columns']), entry['copy_format'])
+
+
+def psql_argv(psql, database, snapshot, statement):
+    """psql running one statement in a read-only transaction on the exported snapshot."""
+    return [psql, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', database,
+            '-c', "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '%s'" % snapshot,
+            '-c', statement, '-c', 'COMMIT']
+
+
+class Snapshot(object):
+    """A session that holds a database's snapshot, exported, and its large tables locked.
+
+    Used as a context manager; ``id`` is None and nothing is held when the
+    database has no table of split_min_mb or more.
+    """
+
+    def __init__(self, server, database, split_min_mb, jobs, suffix):
+        self.server = server
+        self.database = database
+        self.split_min_mb = split_min_mb
+        self.jobs = jobs
+        self.suffix = suffix
+        self.id = None
+        self.parts = []
+        self.excluded = []
+        self.encoding = None
+        self._conn = None
+
+    def __enter__(self):
+        self._conn = self.server.connect(self.database, autocommit=False)
+        try:
+            self._hold()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def _hold(self):
+        conn = self._conn
+        conn.execute('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+        tables = conn.execute(SQL_LARGE_TABLES, dict(first_normal=FIRST_NORMAL_OID,
+                                                     min_bytes=self.split_min_mb * MIB)).fetchall()
+        if not tables:
+            self.close()
+            return
+        for table in tables:
+            conn.execute('LOCK TABLE %s IN ACCESS SHARE MODE' % table[2])
+        self.encoding = conn.execute('SELECT pg_encoding_to_char(encoding) FROM pg_database '
+                                     'WHERE datname = current_database()').fetchone()[0]
+        self.id = conn.execute('SELECT pg_export_snapshot()').fetchone()[0]
+        for schema, name, qualified, blocks, columns, binary in tables:
+            self.excluded.append(exclude_pattern(schema, name))
+            for index, block_range in enumerate(block_ranges(blocks, self.jobs), 1):
+                self.parts.append(Part(self.database, qualified, list(columns), 'binary' if binary else 'text',
+                                       index, block_range, self.encoding, self.suffix))
+
+    def env(self):
+        """The environment of a part's psql: the server's settings, pg_dump's session options."""
+        env = self.server.env()
+        env.update(PGOPTIONS=SESSION_OPTIONS, PGCLIENTENCODING=self.encoding)
+        return env
+
+    def close(self):
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()

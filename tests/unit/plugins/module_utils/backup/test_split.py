@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import split
+
+
+@pytest.mark.parametrize('blocks, parts, ranges', [
+    (100, 2, [(None, 50), (50, None)]),
+    (10, 3, [(None, 3), (3, 6), (6, None)]),
+    (2, 4, [(None, 1), (1, None)]),  # no empty range
+    (1, 2, [(None, None)]),
+    (0, 2, [(None, None)]),  # an empty table is still copied (its rows may have come since the size was read)
+])
+def test_block_ranges_cover_the_table_once_with_open_ends(blocks, parts, ranges):
+    assert split.block_ranges(blocks, parts) == ranges
+
+
+@pytest.mark.parametrize('first, end, condition', [
+    (None, None, ''),
+    (None, 50, " WHERE ctid < '(50,0)'::tid"),
+    (50, None, " WHERE ctid >= '(50,0)'::tid"),
+    (3, 6, " WHERE ctid >= '(3,0)'::tid AND ctid < '(6,0)'::tid"),
+])
+def test_range_condition(first, end, condition):
+    assert split.range_condition(first, end) == condition
+
+
+def test_exclude_pattern_quotes_so_that_nothing_is_a_wildcard():
+    assert split.exclude_pattern('app', 'Ev"t*') == '"app"."Ev""t*"'
+
+
+def test_a_part_reads_its_range_of_the_table_alone_and_loads_back_the_same_columns():
+    part = split.Part('app db', '"My".events', ['id', '"Body"'], 'text', 2, (50, None), 'UTF8', '.zst')
+    assert part.name == 'db-app%20db.%22My%22.events.2.copy.zst'
+    assert part.copy_out() == ('COPY (SELECT id, "Body" FROM ONLY "My".events WHERE ctid >= \'(50,0)\'::tid) '
+                               'TO STDOUT (FORMAT text)')
+    entry = part.entry()
+    assert entry == dict(name=part.name, database='app db', table='"My".events', columns=['id', '"Body"'],
+                         copy_format='text', part=2, encoding='UTF8')
+    assert split.copy_in(entry) == 'COPY "My".events (id, "Body") FROM STDIN (FORMAT text)'
+
+
+def test_psql_imports_the_snapshot_before_its_statement():
+    argv = split.psql_argv('/usr/bin/psql', 'appdb', '0000-1', 'COPY x TO STDOUT')
+    assert argv[:7] == ['/usr/bin/psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'appdb']
+    assert argv[7:] == ['-c', "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '0000-1'",
+                        '-c', 'COPY x TO STDOUT', '-c', 'COMMIT']
