@@ -127,8 +127,10 @@ class Store(object):
 class StreamUpload(object):
     """Upload of a stream of unknown length in parts of part_size bytes.
 
-    write() buffers; a full part goes to a single uploader thread through a
-    one-slot queue, so memory stays near two parts however large the stream.
+    write() buffers; once the buffer holds part_size bytes it becomes the next
+    part as it is (a part is at least part_size, and at most one write more),
+    handed, without a copy, to a single uploader thread once the previous part
+    is sent: memory stays near two parts however large the stream.
     A stream shorter than one part becomes a plain PUT. Used as a context
     manager: leaving it with an exception (a signal handler's included) aborts
     the multipart upload, so S3 keeps nothing of it.
@@ -160,9 +162,8 @@ class StreamUpload(object):
         self.sha256.update(data)
         self.size += len(data)
         self._buffer += data
-        while len(self._buffer) >= self.part_size:
-            part = bytes(self._buffer[:self.part_size])
-            del self._buffer[:self.part_size]
+        if len(self._buffer) >= self.part_size:
+            part, self._buffer = self._buffer, bytearray()
             self._send(part)
 
     def _send(self, part):
@@ -197,7 +198,7 @@ class StreamUpload(object):
             self.store.put(self.key, bytes(self._buffer))
         else:
             if self._buffer:
-                self._send(bytes(self._buffer))
+                self._send(self._buffer)
             self._join()
             self.store._call('complete_multipart_upload', self.key, Key=self.key, UploadId=self._upload_id,
                              MultipartUpload=dict(Parts=self._parts))
