@@ -88,15 +88,19 @@ options:
       - Block ranges of a large table (see O(split_min_mb)) read at once, each by its own C(COPY) on
         the snapshot C(pg_dump) uses, so a large table is read by this many server backends; the ranges
         are stored as objects of their own, which C(aiplatform.infra.pg_restore) loads O(jobs) at once.
-      - V(1) leaves every table to C(pg_dump), one object per database.
+      - V(1) leaves every table to C(pg_dump), one object per database. A physical backup ignores it.
       - Needs PostgreSQL 14 or later on the server to read a range without scanning the whole table.
+      - Backups with such parts (manifest format 2) cannot be restored by versions of this collection
+        before it; those fail rather than restore the database without them.
     type: int
     default: 2
   split_min_mb:
     description:
-      - Size in MiB from which a table of a logical backup is read in O(jobs) block ranges; smaller
-        tables, unlogged tables and large objects stay in the C(pg_dump) archive. V(0) splits every table.
-      - A table whose columns are all built-in types is stored in C(COPY)'s binary format, any other in text.
+      - Size in MiB (TOAST included) from which a table of a logical backup is read in O(jobs) block
+        ranges; smaller tables, unlogged tables, the tables of extensions and large objects stay in the
+        C(pg_dump) archive. V(0) splits every other table.
+      - A table whose columns are all built-in types (the C(reg*) types aside) is stored in C(COPY)'s
+        binary format, any other in text.
     type: int
     default: 128
   storage_class:

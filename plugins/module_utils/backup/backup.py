@@ -113,6 +113,9 @@ def run_backup(params, server, store, log=None):
         raise
     if params['kind'] == 'logical':
         manifest['end_lsn'] = server.lsn()
+    # Parts first: a restore by a version that does not know them (format 1)
+    # takes the first object of a database for its dump, and fails on a part.
+    manifest['objects'].sort(key=lambda o: (not o.get('table'), o['name']))
     manifest.update(end_time=catalog.utcnow().isoformat(), duration=round(time.monotonic() - clock, 3),
                     raw_size=sum(o['raw_size'] for o in manifest['objects']),
                     stored_size=sum(o['stored_size'] for o in manifest['objects']))
@@ -134,21 +137,20 @@ def _take(params, objects, tools, server, store, manifest, log):
 def _take_database(params, name, argv, database, server, store, manifest, log):
     """pg_dump and, on its snapshot, the block ranges of the database's large tables, all at once."""
     suffix = codec.object_suffix(params['compression'], bool(params.get('encryption_passphrase')))
-    with split.Snapshot(server, database, params['split_min_mb'], params['jobs'], suffix) as snapshot:
+    with split.Snapshot(server, database, params['split_min_mb'] * MIB, params['jobs'], suffix) as snapshot:
         if snapshot.id is None:
             _store(params, store, manifest, name, argv, server.env(), log, dict(database=database))
             return
         argv = argv + ['--snapshot=' + snapshot.id] + ['--exclude-table-data=' + p for p in snapshot.excluded]
         psql = pgtools.program('psql', params.get('bin_dir'))
         manifest['tool_versions'].setdefault('psql', pgtools.tool_version(psql))
-        crew = Crew(params['jobs'])
-        calls = [functools.partial(_store, params, store, manifest, name, argv, server.env(), log,
-                                   dict(database=database), crew)]
-        for part in snapshot.parts:
-            calls.append(functools.partial(crew.limited, _store, params, store, manifest, part.name,
-                                           split.psql_argv(psql, database, snapshot.id, part.copy_out()),
-                                           snapshot.env(), log, part.entry(), crew))
-        crew.run(calls)
+        crew = Crew()
+        crew.run(functools.partial(_store, params, store, manifest, name, argv, server.env(), log,
+                                   dict(database=database), crew),
+                 [functools.partial(_store, params, store, manifest, part.name,
+                                    split.psql_argv(psql, database, snapshot.id, part.copy_out()),
+                                    snapshot.env(), log, part.entry(), crew) for part in snapshot.parts],
+                 params['jobs'])
 
 
 def _store(params, store, manifest, name, argv, env, log, entry, crew=None):
@@ -167,15 +169,15 @@ def _store(params, store, manifest, name, argv, env, log, entry, crew=None):
 
 
 class Crew(object):
-    """Objects streamed by threads at once, at most ``limit`` of them through limited().
+    """Objects streamed by threads at once: one alone, the others ``jobs`` at a time.
 
-    The first failure (or a signal in the main thread) terminates every
-    program still running, so that each thread fails fast and aborts its
-    upload; run() raises that first failure once all threads are done.
+    The first failure (or a signal in the main thread) cancels the objects
+    not started and terminates every program still running, so that each
+    thread fails fast and aborts its upload; run() raises that first failure
+    once all threads are done.
     """
 
-    def __init__(self, limit):
-        self._slots = threading.BoundedSemaphore(limit)
+    def __init__(self):
         self._lock = threading.Lock()
         self._commands = []
         self._stopped = False
@@ -188,16 +190,11 @@ class Crew(object):
                 command.proc.terminate()
         return command
 
-    def limited(self, call, *args):
-        with self._slots:
-            if self._stopped:
-                raise BackupError('stopped: another object of the backup failed')
-            return call(*args)
-
-    def run(self, calls):
-        pool = ThreadPoolExecutor(len(calls))
+    def run(self, alone, calls, jobs):
+        pools = [ThreadPoolExecutor(1), ThreadPoolExecutor(jobs)]
         try:
-            for future in as_completed([pool.submit(call) for call in calls]):
+            futures = [pools[0].submit(alone)] + [pools[1].submit(call) for call in calls]
+            for future in as_completed(futures):
                 future.result()
         except BaseException:
             with self._lock:
@@ -207,4 +204,5 @@ class Crew(object):
                         command.proc.terminate()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)

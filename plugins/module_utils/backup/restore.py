@@ -15,7 +15,8 @@ import hashlib
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools, split
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
@@ -147,10 +148,22 @@ def _load(params, server, store, manifest, entry, staging, dump):
             raise loader.error
         command.wait()
     dump.flush()
-    parts = table_parts(manifest, entry['database'])
-    with ThreadPoolExecutor(max(1, params['jobs'])) as pool:
-        for future in [pool.submit(_load_part, params, server, store, manifest, part, staging) for part in parts]:
+    failed = threading.Event()  # after a failure, the parts not started stay so
+
+    def load(part):
+        if not failed.is_set():
+            try:
+                _load_part(params, server, store, manifest, part, staging)
+            except BaseException:
+                failed.set()
+                raise
+
+    pool = ThreadPoolExecutor(max(1, params['jobs']))
+    try:
+        for future in as_completed([pool.submit(load, part) for part in table_parts(manifest, entry['database'])]):
             future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     with pgtools.Command(argv + ['-j', str(params['jobs']), '--section=post-data', dump.name], server.env()) as command:
         command.wait()
 

@@ -5,7 +5,7 @@
 """Large tables of a logical backup, copied in block ranges at once.
 
 pg_dump reads a table through one server backend, so one large table bounds a
-backup by one CPU of the server. A table of at least ``split_min_mb`` is
+backup by one CPU of the server. A table of at least ``split_min_mb`` (TOAST included) is
 instead read by ``jobs`` COPY statements over ranges of its blocks (a TID
 range scan each), every one in a session that imported the snapshot pg_dump
 uses too: the parts and the dump see one committed state. pg_dump leaves that
@@ -15,7 +15,8 @@ pg_restore created the table and before its indexes and constraints.
 A table whose columns are all built-in types is copied in COPY's binary
 format (cheaper for the server to write and read); any other table (domains,
 enums, extension types, arrays or rows of them, whose binary form names
-type OIDs that differ between clusters) in text. Generated columns are left
+type OIDs that differ between clusters, and the reg* types, whose binary form
+is the OID of the object they name) in text. Generated columns are left
 out, as COPY of the table leaves them out.
 """
 
@@ -25,33 +26,44 @@ __metaclass__ = type
 
 from urllib.parse import quote
 
-MIB = 1024 * 1024
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
+
+try:
+    from psycopg import sql as _sql
+except ImportError:
+    _sql = None  # pgtools names the missing library before any part is loaded
+
 FIRST_NORMAL_OID = 16384  # below it: objects of initdb, the built-in types among them
 # Permanent plain tables (not partitioned parents, views, unlogged tables
-# that a standby cannot read, or an extension's own tables) of a size, with
-# their copied columns and whether every column has a built-in binary form.
+# that a standby cannot read, or an extension's own tables) of a size (TOAST
+# included), with their copied columns and whether every column has a
+# built-in binary form that does not name an object by OID (the reg* types).
 SQL_LARGE_TABLES = """
 SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname),
        pg_relation_size(c.oid) / current_setting('block_size')::int,
-       array_agg(quote_ident(a.attname)::text ORDER BY a.attnum),
-       bool_and(t.oid < %(first_normal)s AND t.typsend::oid <> 0 AND t.typreceive::oid <> 0)
+       array_agg(a.attname::text ORDER BY a.attnum),
+       bool_and(t.oid < %(first_normal)s AND t.typsend::oid <> 0 AND t.typreceive::oid <> 0
+                AND e.typname NOT LIKE 'reg%%')
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 JOIN pg_type t ON t.oid = a.atttypid
+JOIN pg_type e ON e.oid = CASE WHEN t.typelem <> 0 THEN t.typelem ELSE t.oid END
 WHERE c.relkind = 'r' AND c.relpersistence = 'p'
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
-  AND pg_relation_size(c.oid) >= %(min_bytes)s
+  AND pg_table_size(c.oid) >= %(min_bytes)s
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                   AND d.deptype = 'e')
 GROUP BY n.nspname, c.relname, c.oid
-ORDER BY pg_relation_size(c.oid) DESC, 3
+ORDER BY pg_table_size(c.oid) DESC, 3
 """
 # What pg_dump sets for its own sessions, so that text COPY output reads back
-# the same in any server (dates, intervals, floats) and row security errors
-# out rather than leaving rows behind.
+# the same in any server (dates, intervals, floats, names qualified) and row
+# security errors out rather than leaving rows behind.
 SESSION_OPTIONS = ('-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c row_security=off '
-                   '-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0')
+                   '-c search_path=pg_catalog -c statement_timeout=0 -c lock_timeout=0 '
+                   '-c idle_in_transaction_session_timeout=0')
+COPY_FORMATS = ('binary', 'text')
 
 
 def block_ranges(blocks, parts):
@@ -79,33 +91,49 @@ def exclude_pattern(schema, name):
     return '"%s"."%s"' % (schema.replace('"', '""'), name.replace('"', '""'))
 
 
-class Part(object):
-    """One block range of one large table, and the COPY statements that read and load it."""
+def quote_ident(name):
+    return '"%s"' % name.replace('"', '""')
 
-    def __init__(self, database, table, columns, copy_format, index, block_range, encoding, suffix):
+
+class Part(object):
+    """One block range of one large table, and the COPY statement that reads it."""
+
+    def __init__(self, database, schema, relation, columns, copy_format, index, block_range, encoding, suffix):
         self.database = database
-        self.table = table
+        self.schema = schema
+        self.relation = relation
         self.columns = columns
         self.copy_format = copy_format
         self.index = index
         self.condition = range_condition(*block_range)
         self.encoding = encoding
-        self.name = 'db-%s.%s.%d.copy%s' % (quote(database, safe=''), quote(table, safe=''), index, suffix)
+        self.name = 'db-%s.%s.%s.%d.copy%s' % (quote(database, safe=''), quote(schema, safe=''),
+                                               quote(relation, safe=''), index, suffix)
 
     def copy_out(self):
-        return 'COPY (SELECT %s FROM ONLY %s%s) TO STDOUT (FORMAT %s)' % (
-            ', '.join(self.columns), self.table, self.condition, self.copy_format)
+        return 'COPY (SELECT %s FROM ONLY %s.%s%s) TO STDOUT (FORMAT %s)' % (
+            ', '.join(quote_ident(c) for c in self.columns), quote_ident(self.schema), quote_ident(self.relation),
+            self.condition, self.copy_format)
 
     def entry(self):
-        """The manifest's record of this part, without what streaming it measures."""
-        return dict(name=self.name, database=self.database, table=self.table, columns=self.columns,
+        """The manifest's record of this part (names as they are), without what streaming it measures."""
+        return dict(name=self.name, database=self.database, table='%s.%s' % (self.schema, self.relation),
+                    schema=self.schema, relation=self.relation, columns=self.columns,
                     copy_format=self.copy_format, part=self.index, encoding=self.encoding)
 
 
 def copy_in(entry):
-    """The statement that loads a part recorded in a manifest."""
-    return 'COPY %s (%s) FROM STDIN (FORMAT %s)' % (
-        entry['table'], ', '.join(entry['columns']), entry['copy_format'])
+    """The statement that loads a part recorded in a manifest, its names quoted here.
+
+    The manifest is not authenticated (encryption covers the objects only), so
+    nothing of it reaches the SQL unquoted.
+    """
+    if entry['copy_format'] not in COPY_FORMATS:
+        raise BackupError('part %s has an unknown copy_format %r: the manifest was altered'
+                          % (entry['name'], entry['copy_format']))
+    return _sql.SQL('COPY {}.{} ({}) FROM STDIN (FORMAT {})').format(
+        _sql.Identifier(entry['schema']), _sql.Identifier(entry['relation']),
+        _sql.SQL(', ').join(_sql.Identifier(c) for c in entry['columns']), _sql.SQL(entry['copy_format']))
 
 
 def psql_argv(psql, database, snapshot, statement):
@@ -116,16 +144,16 @@ def psql_argv(psql, database, snapshot, statement):
 
 
 class Snapshot(object):
-    """A session that holds a database's snapshot, exported, and its large tables locked.
+    """A session that holds a database's large tables locked and its snapshot, exported.
 
     Used as a context manager; ``id`` is None and nothing is held when the
-    database has no table of split_min_mb or more.
+    database has no table of min_bytes or more.
     """
 
-    def __init__(self, server, database, split_min_mb, jobs, suffix):
+    def __init__(self, server, database, min_bytes, jobs, suffix):
         self.server = server
         self.database = database
-        self.split_min_mb = split_min_mb
+        self.min_bytes = min_bytes
         self.jobs = jobs
         self.suffix = suffix
         self.id = None
@@ -135,9 +163,13 @@ class Snapshot(object):
         self._conn = None
 
     def __enter__(self):
+        args = dict(first_normal=FIRST_NORMAL_OID, min_bytes=self.min_bytes)
+        listed = self.server.query(SQL_LARGE_TABLES, self.database, args)
+        if not listed:
+            return self
         self._conn = self.server.connect(self.database, autocommit=False)
         try:
-            self._hold()
+            self._hold(listed, args)
         except BaseException:
             self.close()
             raise
@@ -147,24 +179,26 @@ class Snapshot(object):
         self.close()
         return False
 
-    def _hold(self):
+    def _hold(self, listed, args):
+        """Locks the listed tables, then takes the snapshot (at the first query after the
+        locks, so no change to them commits in between) and reads them again in it."""
         conn = self._conn
         conn.execute('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-        tables = conn.execute(SQL_LARGE_TABLES, dict(first_normal=FIRST_NORMAL_OID,
-                                                     min_bytes=self.split_min_mb * MIB)).fetchall()
-        if not tables:
-            self.close()
-            return
-        for table in tables:
+        conn.execute('SET LOCAL idle_in_transaction_session_timeout = 0')
+        conn.execute('SET LOCAL statement_timeout = 0')
+        for table in listed:
             conn.execute('LOCK TABLE %s IN ACCESS SHARE MODE' % table[2])
+        locked = set(table[2] for table in listed)
+        tables = [t for t in conn.execute(SQL_LARGE_TABLES, args).fetchall() if t[2] in locked]
         self.encoding = conn.execute('SELECT pg_encoding_to_char(encoding) FROM pg_database '
                                      'WHERE datname = current_database()').fetchone()[0]
         self.id = conn.execute('SELECT pg_export_snapshot()').fetchone()[0]
-        for schema, name, qualified, blocks, columns, binary in tables:
-            self.excluded.append(exclude_pattern(schema, name))
+        for schema, relation, dummy, blocks, columns, binary in tables:
+            self.excluded.append(exclude_pattern(schema, relation))
             for index, block_range in enumerate(block_ranges(blocks, self.jobs), 1):
-                self.parts.append(Part(self.database, qualified, list(columns), 'binary' if binary else 'text',
-                                       index, block_range, self.encoding, self.suffix))
+                self.parts.append(Part(self.database, schema, relation, list(columns),
+                                       'binary' if binary else 'text', index, block_range, self.encoding,
+                                       self.suffix))
 
     def env(self):
         """The environment of a part's psql: the server's settings, pg_dump's session options."""

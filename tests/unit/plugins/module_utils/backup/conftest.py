@@ -109,7 +109,8 @@ class FakeCopy(object):
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:  # a failed COPY loads nothing
-            self.server.copied.append((self.statement, bytes(self.data)))
+            statement = self.statement if isinstance(self.statement, str) else self.statement.as_string(None)
+            self.server.copied.append((statement, bytes(self.data)))
         return False
 
     def write(self, data):
@@ -181,6 +182,10 @@ class FakeServer(object):
         conn = FakeConnection(self, dbname)
         self.open_connections.add(conn)
         return conn
+
+    def query(self, statement, dbname='postgres', args=None):
+        with self.connect(dbname) as conn:
+            return conn.execute(statement, args).fetchall()
 
     def databases(self):
         return list(self.names)

@@ -135,25 +135,30 @@ def test_large_tables_stream_in_block_ranges_on_the_snapshot_of_the_dump(
     _psql(bin_dir, 'for a; do echo "$a"; done; echo "PGOPTIONS=$PGOPTIONS PGCLIENTENCODING=$PGCLIENTENCODING"')
     manifest = backup.run_backup(_params(tools, databases=['appdb'], compression='none', jobs=2, split_min_mb=0),
                                  server, store)
-    entries = dict((o['name'], o) for o in manifest['objects'])
-    assert sorted(entries) == ['db-appdb.app.%22Ev%22%22t%22.1.copy', 'db-appdb.dump', 'db-appdb.public.big.1.copy',
-                               'db-appdb.public.big.2.copy']
+    # Parts first: an earlier version's restore would take the first object for the dump and fail on it.
+    assert [o['name'] for o in manifest['objects']] == [
+        'db-appdb.app.Ev%22t.1.copy', 'db-appdb.public.big.1.copy', 'db-appdb.public.big.2.copy', 'db-appdb.dump']
     assert (tmp_path / 'pg_dump.args').read_text().split() == [
         '-Fc', '-Z0', '-d', 'appdb', '--snapshot=00000003-0000001B-1', '--exclude-table-data="public"."big"',
         '--exclude-table-data="app"."Ev""t"']
     second = fake_s3.objects[catalog.key('pg', manifest['id'], 'db-appdb.public.big.2.copy')].decode().splitlines()
     assert second[-7:] == [
         '-c', "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '00000003-0000001B-1'",
-        '-c', "COPY (SELECT id, body FROM ONLY public.big WHERE ctid >= '(5,0)'::tid) TO STDOUT (FORMAT binary)",
+        '-c', 'COPY (SELECT "id", "body" FROM ONLY "public"."big" WHERE ctid >= \'(5,0)\'::tid) TO STDOUT (FORMAT binary)',
         '-c', 'COMMIT', 'PGOPTIONS=%s PGCLIENTENCODING=UTF8' % split.SESSION_OPTIONS]
-    event = entries['db-appdb.app.%22Ev%22%22t%22.1.copy']
-    assert (event['table'], event['columns'], event['copy_format'], event['part']) == ('app."Ev""t"', ['id'], 'text', 1)
+    event = manifest['objects'][0]
+    assert (event['table'], event['schema'], event['relation'], event['columns'], event['copy_format'],
+            event['part']) == ('app.Ev"t', 'app', 'Ev"t', ['id'], 'text', 1)
     assert manifest['tool_versions']['psql'] == 'psql (PostgreSQL) 15.20'
-    # The snapshot's session: large tables locked before the snapshot is exported, closed afterwards.
-    holder = [s for s in server.statements if not s.startswith('SELECT pg_encoding')]
-    assert holder[0] == 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY'
-    assert holder[2:5] == ['LOCK TABLE public.big IN ACCESS SHARE MODE', 'LOCK TABLE app."Ev""t" IN ACCESS SHARE MODE',
-                           'SELECT pg_export_snapshot()']
+    # Listed, then locked in the snapshot's session before its first query takes the snapshot,
+    # read again in it, exported; every session closed.
+    listing = ' '.join(split.SQL_LARGE_TABLES.split())
+    assert server.statements == [
+        listing, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+        'SET LOCAL idle_in_transaction_session_timeout = 0', 'SET LOCAL statement_timeout = 0',
+        'LOCK TABLE public.big IN ACCESS SHARE MODE', 'LOCK TABLE app."Ev""t" IN ACCESS SHARE MODE', listing,
+        'SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()',
+        'SELECT pg_export_snapshot()']
     assert server.open_connections == set()
 
 
@@ -171,7 +176,7 @@ def test_a_failing_part_stops_the_others_and_leaves_nothing(fake_s3, store, bin_
     server.large_tables = [('public', 'big', 'public.big', 10, ['id'], True)]
     tools = _tools(bin_dir, 'printf dump')
     pid_file = tmp_path / 'part1.pid'
-    _psql(bin_dir, 'case "$*" in *"ctid >="*) sleep 1; echo "ERROR:  canceling statement" >&2; exit 1;; esac; '
+    _psql(bin_dir, 'case "$*" in *"ctid >="*) sleep 2; echo "ERROR:  canceling statement" >&2; exit 1;; esac; '
                    'echo $$ > %s; head -c 6000000 /dev/urandom; exec sleep 60' % pid_file)
     started = time.monotonic()
     with pytest.raises(BackupError, match='psql failed .exit 1.: ERROR:  canceling statement'):

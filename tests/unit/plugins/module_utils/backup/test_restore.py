@@ -32,7 +32,7 @@ def _tar():
 GLOBALS = b'CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER;\nCREATE ROLE app;\n'
 
 
-def _backup(bin_dir, store, kind, payload, server, passphrase=None, with_globals=False):
+def _backup(bin_dir, store, kind, payload, server, passphrase=None, with_globals=False, jobs=2):
     """A backup of payload; with server.large_tables, their parts hold 'rows of' their COPY statement."""
     version = '[ "$1" = --version ] && { echo "15.20"; exit 0; }; '
     bin_dir('psql', version + 'printf "rows of %s" "${10}"')
@@ -43,7 +43,7 @@ def _backup(bin_dir, store, kind, payload, server, passphrase=None, with_globals
     bin_dir('pg_dumpall', version + "printf '%s'" % GLOBALS.decode().replace('\n', '\\n'))
     tools = bin_dir('pg_dump', version + 'cat ' + source)
     params = dict(kind=kind, databases=['appdb'], globals=with_globals, compression='zstd', compression_level=None,
-                  part_size_mb=5, prefix='pg', bin_dir=tools, encryption_passphrase=passphrase, jobs=2, split_min_mb=0)
+                  part_size_mb=5, prefix='pg', bin_dir=tools, encryption_passphrase=passphrase, jobs=jobs, split_min_mb=0)
     return backup.run_backup(params, server, store)
 
 
@@ -95,23 +95,26 @@ def test_parts_of_large_tables_load_into_the_staging_database(store, bin_dir, tm
     result = restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path)),
                                      server, store, manifest)
     assert (tmp_path / 'restored.dump').read_bytes() == b'dump'
-    load = 'COPY public.big (id, body) FROM STDIN (FORMAT binary)'
-    assert sorted(server.copied) == [
-        (load, b"rows of COPY (SELECT id, body FROM ONLY public.big WHERE ctid < '(5,0)'::tid) TO STDOUT (FORMAT binary)"),
-        (load, b"rows of COPY (SELECT id, body FROM ONLY public.big WHERE ctid >= '(5,0)'::tid) TO STDOUT (FORMAT binary)")]
+    load = 'COPY "public"."big" ("id", "body") FROM STDIN (FORMAT binary)'
+    read = 'rows of COPY (SELECT "id", "body" FROM ONLY "public"."big" WHERE '
+    assert sorted(server.copied) == [(load, (read + "ctid < '(5,0)'::tid) TO STDOUT (FORMAT binary)").encode()),
+                                     (load, (read + "ctid >= '(5,0)'::tid) TO STDOUT (FORMAT binary)").encode())]
     assert "SELECT set_config('client_encoding', %s, false)" in server.statements
     assert result['size'] == sum(o['raw_size'] for o in manifest['objects']) and server.open_connections == set()
     assert server.names == ['appdb'] and (tmp_path / 'post-data.dump').exists()
 
 
-def test_a_tampered_part_changes_nothing(fake_s3, store, bin_dir, tmp_path, fake_server):
-    manifest = _backup(bin_dir, store, 'logical', b'dump', _with_large_table(fake_server))
+def test_a_tampered_part_changes_nothing_and_stops_the_parts_not_started(fake_s3, store, bin_dir, tmp_path,
+                                                                         fake_server):
+    manifest = _backup(bin_dir, store, 'logical', b'dump', _with_large_table(fake_server), jobs=3)
     key = catalog.key('pg', manifest['id'], 'db-appdb.public.big.2.copy.zst')
     fake_s3.objects[key] = fake_s3.objects[key][:-1]
     server = fake_server([])
     with pytest.raises(BackupError, match='checksum mismatch for db-appdb.public.big.2.copy.zst'):
-        restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path)), server, store, manifest)
-    assert [data[:7] for _statement, data in server.copied] == [b'rows of']  # the first part only
+        restore.restore_logical(_params(_pg_restore(bin_dir, tmp_path), work_dir=str(tmp_path), jobs=1),
+                                server, store, manifest)
+    # One at a time: the first part loaded, the second failed, the third never started.
+    assert [data[-28:] for _statement, data in server.copied] == [b"'(3,0)'::tid) TO STDOUT (FORMAT binary)"[-28:]]
     assert server.names == [] and server.statements[-1] == 'DROP DATABASE IF EXISTS appdb_aip_restoring WITH (FORCE)'
     assert not (tmp_path / 'post-data.dump').exists()
 

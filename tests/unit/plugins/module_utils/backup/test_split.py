@@ -9,6 +9,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup import split
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
 
 @pytest.mark.parametrize('blocks, parts, ranges', [
@@ -37,14 +38,25 @@ def test_exclude_pattern_quotes_so_that_nothing_is_a_wildcard():
 
 
 def test_a_part_reads_its_range_of_the_table_alone_and_loads_back_the_same_columns():
-    part = split.Part('app db', '"My".events', ['id', '"Body"'], 'text', 2, (50, None), 'UTF8', '.zst')
-    assert part.name == 'db-app%20db.%22My%22.events.2.copy.zst'
-    assert part.copy_out() == ('COPY (SELECT id, "Body" FROM ONLY "My".events WHERE ctid >= \'(50,0)\'::tid) '
+    part = split.Part('app db', 'My', 'ev"ents', ['id', 'Body'], 'text', 2, (50, None), 'UTF8', '.zst')
+    assert part.name == 'db-app%20db.My.ev%22ents.2.copy.zst'
+    assert part.copy_out() == ('COPY (SELECT "id", "Body" FROM ONLY "My"."ev""ents" WHERE ctid >= \'(50,0)\'::tid) '
                                'TO STDOUT (FORMAT text)')
     entry = part.entry()
-    assert entry == dict(name=part.name, database='app db', table='"My".events', columns=['id', '"Body"'],
-                         copy_format='text', part=2, encoding='UTF8')
-    assert split.copy_in(entry) == 'COPY "My".events (id, "Body") FROM STDIN (FORMAT text)'
+    assert entry == dict(name=part.name, database='app db', table='My.ev"ents', schema='My', relation='ev"ents',
+                         columns=['id', 'Body'], copy_format='text', part=2, encoding='UTF8')
+    assert split.copy_in(entry).as_string(None) == 'COPY "My"."ev""ents" ("id", "Body") FROM STDIN (FORMAT text)'
+
+
+@pytest.mark.parametrize('change', [dict(copy_format='text); DROP TABLE x; --'), dict(relation='x"; DROP TABLE y; --')])
+def test_an_altered_manifest_reaches_the_sql_only_quoted(change):
+    entry = dict(split.Part('db', 'public', 'big', ['id'], 'binary', 1, (None, None), 'UTF8', '').entry(), **change)
+    if 'copy_format' in change:
+        with pytest.raises(BackupError, match="unknown copy_format 'text.; DROP TABLE x; --': the manifest was altered"):
+            split.copy_in(entry)
+    else:
+        assert split.copy_in(entry).as_string(None) == (
+            'COPY "public"."x""; DROP TABLE y; --" ("id") FROM STDIN (FORMAT binary)')
 
 
 def test_psql_imports_the_snapshot_before_its_statement():
