@@ -27,11 +27,7 @@ __metaclass__ = type
 from urllib.parse import quote
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
-
-try:
-    from psycopg import sql as _sql
-except ImportError:
-    _sql = None  # pgtools names the missing library before any part is loaded
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.pgtools import psycopg
 
 FIRST_NORMAL_OID = 16384  # below it: objects of initdb, the built-in types among them
 # Permanent plain tables (not partitioned parents, views, unlogged tables
@@ -39,8 +35,7 @@ FIRST_NORMAL_OID = 16384  # below it: objects of initdb, the built-in types amon
 # included), with their copied columns and whether every column has a
 # built-in binary form that does not name an object by OID (the reg* types).
 SQL_LARGE_TABLES = """
-SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-       pg_relation_size(c.oid) / current_setting('block_size')::int,
+SELECT n.nspname, c.relname, pg_relation_size(c.oid) / current_setting('block_size')::int,
        array_agg(a.attname::text ORDER BY a.attnum),
        bool_and(t.oid < %(first_normal)s AND t.typsend::oid <> 0 AND t.typreceive::oid <> 0
                 AND e.typname NOT LIKE 'reg%%')
@@ -55,7 +50,7 @@ WHERE c.relkind = 'r' AND c.relpersistence = 'p'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                   AND d.deptype = 'e')
 GROUP BY n.nspname, c.relname, c.oid
-ORDER BY pg_table_size(c.oid) DESC, 3
+ORDER BY pg_table_size(c.oid) DESC, 1, 2
 """
 # What pg_dump sets for its own sessions, so that text COPY output reads back
 # the same in any server (dates, intervals, floats, names qualified) and row
@@ -86,13 +81,13 @@ def range_condition(first, end):
     return ' WHERE ' + ' AND '.join(tests) if tests else ''
 
 
-def exclude_pattern(schema, name):
-    """pg_dump's pattern for exactly this table: quoted, so no character is a wildcard."""
-    return '"%s"."%s"' % (schema.replace('"', '""'), name.replace('"', '""'))
-
-
 def quote_ident(name):
     return '"%s"' % name.replace('"', '""')
+
+
+def qualified(schema, relation):
+    """The table's name quoted: for SQL, and as pg_dump's pattern for exactly it (no character a wildcard)."""
+    return '%s.%s' % (quote_ident(schema), quote_ident(relation))
 
 
 class Part(object):
@@ -111,8 +106,8 @@ class Part(object):
                                                quote(relation, safe=''), index, suffix)
 
     def copy_out(self):
-        return 'COPY (SELECT %s FROM ONLY %s.%s%s) TO STDOUT (FORMAT %s)' % (
-            ', '.join(quote_ident(c) for c in self.columns), quote_ident(self.schema), quote_ident(self.relation),
+        return 'COPY (SELECT %s FROM ONLY %s%s) TO STDOUT (FORMAT %s)' % (
+            ', '.join(quote_ident(c) for c in self.columns), qualified(self.schema, self.relation),
             self.condition, self.copy_format)
 
     def entry(self):
@@ -131,9 +126,10 @@ def copy_in(entry):
     if entry['copy_format'] not in COPY_FORMATS:
         raise BackupError('part %s has an unknown copy_format %r: the manifest was altered'
                           % (entry['name'], entry['copy_format']))
-    return _sql.SQL('COPY {}.{} ({}) FROM STDIN (FORMAT {})').format(
-        _sql.Identifier(entry['schema']), _sql.Identifier(entry['relation']),
-        _sql.SQL(', ').join(_sql.Identifier(c) for c in entry['columns']), _sql.SQL(entry['copy_format']))
+    sql = psycopg.sql
+    return sql.SQL('COPY {}.{} ({}) FROM STDIN (FORMAT {})').format(
+        sql.Identifier(entry['schema']), sql.Identifier(entry['relation']),
+        sql.SQL(', ').join(sql.Identifier(c) for c in entry['columns']), sql.SQL(entry['copy_format']))
 
 
 def psql_argv(psql, database, snapshot, statement):
@@ -186,15 +182,15 @@ class Snapshot(object):
         conn.execute('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY')
         conn.execute('SET LOCAL idle_in_transaction_session_timeout = 0')
         conn.execute('SET LOCAL statement_timeout = 0')
-        for table in listed:
-            conn.execute('LOCK TABLE %s IN ACCESS SHARE MODE' % table[2])
-        locked = set(table[2] for table in listed)
-        tables = [t for t in conn.execute(SQL_LARGE_TABLES, args).fetchall() if t[2] in locked]
+        locked = set((table[0], table[1]) for table in listed)
+        for schema, relation in sorted(locked):
+            conn.execute('LOCK TABLE %s IN ACCESS SHARE MODE' % qualified(schema, relation))
+        tables = [t for t in conn.execute(SQL_LARGE_TABLES, args).fetchall() if (t[0], t[1]) in locked]
         self.encoding = conn.execute('SELECT pg_encoding_to_char(encoding) FROM pg_database '
                                      'WHERE datname = current_database()').fetchone()[0]
         self.id = conn.execute('SELECT pg_export_snapshot()').fetchone()[0]
-        for schema, relation, dummy, blocks, columns, binary in tables:
-            self.excluded.append(exclude_pattern(schema, relation))
+        for schema, relation, blocks, columns, binary in tables:
+            self.excluded.append(qualified(schema, relation))
             for index, block_range in enumerate(block_ranges(blocks, self.jobs), 1):
                 self.parts.append(Part(self.database, schema, relation, list(columns),
                                        'binary' if binary else 'text', index, block_range, self.encoding,

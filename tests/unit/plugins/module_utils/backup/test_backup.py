@@ -128,8 +128,8 @@ def _psql(bin_dir, body):
 def test_large_tables_stream_in_block_ranges_on_the_snapshot_of_the_dump(
         fake_s3, store, bin_dir, tmp_path, fake_server):
     server = fake_server()
-    server.large_tables = [('public', 'big', 'public.big', 10, ['id', 'body'], True),
-                           ('app', 'Ev"t', 'app."Ev""t"', 1, ['id'], False)]
+    server.large_tables = [('public', 'big', 10, ['id', 'body'], True),
+                           ('app', 'Ev"t', 1, ['id'], False)]
     tools = _tools(bin_dir, 'echo "$@" > %s/pg_dump.args; printf dump' % tmp_path)
     # The part's content: its arguments and session settings, a line each.
     _psql(bin_dir, 'for a; do echo "$a"; done; echo "PGOPTIONS=$PGOPTIONS PGCLIENTENCODING=$PGCLIENTENCODING"')
@@ -156,7 +156,7 @@ def test_large_tables_stream_in_block_ranges_on_the_snapshot_of_the_dump(
     assert server.statements == [
         listing, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY',
         'SET LOCAL idle_in_transaction_session_timeout = 0', 'SET LOCAL statement_timeout = 0',
-        'LOCK TABLE public.big IN ACCESS SHARE MODE', 'LOCK TABLE app."Ev""t" IN ACCESS SHARE MODE', listing,
+        'LOCK TABLE "app"."Ev""t" IN ACCESS SHARE MODE', 'LOCK TABLE "public"."big" IN ACCESS SHARE MODE', listing,
         'SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()',
         'SELECT pg_export_snapshot()']
     assert server.open_connections == set()
@@ -173,7 +173,7 @@ def test_without_a_large_table_the_dump_is_alone_and_takes_no_snapshot(store, bi
 
 def test_a_failing_part_stops_the_others_and_leaves_nothing(fake_s3, store, bin_dir, tmp_path, fake_server):
     server = fake_server()
-    server.large_tables = [('public', 'big', 'public.big', 10, ['id'], True)]
+    server.large_tables = [('public', 'big', 10, ['id'], True)]
     tools = _tools(bin_dir, 'printf dump')
     pid_file = tmp_path / 'part1.pid'
     _psql(bin_dir, 'case "$*" in *"ctid >="*) sleep 2; echo "ERROR:  canceling statement" >&2; exit 1;; esac; '

@@ -85,7 +85,7 @@ def test_logical_restore_into_a_new_database(fake_s3, store, bin_dir, tmp_path, 
 
 def _with_large_table(fake_server):
     server = fake_server()
-    server.large_tables = [('public', 'big', 'public.big', 10, ['id', 'body'], True)]
+    server.large_tables = [('public', 'big', 10, ['id', 'body'], True)]
     return server
 
 

@@ -33,8 +33,8 @@ def test_range_condition(first, end, condition):
     assert split.range_condition(first, end) == condition
 
 
-def test_exclude_pattern_quotes_so_that_nothing_is_a_wildcard():
-    assert split.exclude_pattern('app', 'Ev"t*') == '"app"."Ev""t*"'
+def test_qualified_quotes_so_that_nothing_is_a_wildcard():
+    assert split.qualified('app', 'Ev"t*') == '"app"."Ev""t*"'
 
 
 def test_a_part_reads_its_range_of_the_table_alone_and_loads_back_the_same_columns():
