@@ -12,7 +12,7 @@ Per task means per task of one host's play (tasks run on all hosts at
 once): s/task is wall time over tasks per host, s/task/host is that over
 the number of hosts too.
 
-    .venv/bin/python bench/site_converge.py [--rounds 2] [--first SETTING] [--keep]
+    .venv/bin/python bench/site_converge.py [--rounds 3] [--first SETTING] [--keep]
 """
 
 import argparse
@@ -87,7 +87,7 @@ def rerun_rounds(inventory, found, rounds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="re-runs of each setting (odd: a true median)")
     parser.add_argument("--first", default=LAB_DEFAULT, help="the setting of the first converge")
     parser.add_argument("--keep", action="store_true", help="leave the bn-* hosts running")
     args = parser.parse_args()

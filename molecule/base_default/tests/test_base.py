@@ -121,6 +121,31 @@ def test_unwanted_packages_are_gone_and_modules_blocked(host):
     assert "install cramfs /bin/false" in host.file("/etc/modprobe.d/aiplatform-blocked.conf").content_string
 
 
+def apt_packages(host, args, check):
+    return host.ansible("aiplatform.infra.apt_packages", args, check=check, become=True)
+
+
+def test_apt_packages_hands_apt_only_what_would_change(host):
+    """The role's package action, on the real dpkg and apt of a converged host."""
+    unchanged = apt_packages(host, "name=chrony,nftables,unattended-upgrades update_cache=true", check=True)
+    assert unchanged["changed"] is False and unchanged["packages"] == [], unchanged
+    assert "cache_updated" not in unchanged
+    missing = apt_packages(host, "name=chrony,sl", check=True)
+    assert missing["changed"] is True and missing["packages"] == ["sl"], missing
+    removal = apt_packages(host, "name=chrony,telnetd state=absent purge=true", check=True)
+    assert removal["changed"] is True and removal["packages"] == ["chrony"], removal
+    assert host.package("chrony").is_installed
+
+    try:
+        installed = apt_packages(host, "name=sl", check=False)
+        assert installed["changed"] is True and installed["packages"] == ["sl"], installed
+        assert host.package("sl").is_installed
+        assert apt_packages(host, "name=sl", check=False)["changed"] is False
+    finally:
+        removed = apt_packages(host, "name=sl state=absent purge=true", check=False)
+    assert removed["packages"] == ["sl"] and not host.package("sl").is_installed, removed
+
+
 def test_firewall_drops_by_default_and_lets_ssh_in(host):
     with host.sudo():
         chain = host.check_output("nft list chain inet aiplatform input")
