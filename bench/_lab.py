@@ -54,8 +54,12 @@ def hosts_down(names):
         _docker("volume", "rm", "-f", name + "-docker", check=False)
 
 
-def hosts_up(hosts):
-    """Fresh containers for {name: address}, each answering SSH as admin."""
+def hosts_up(hosts, cpus=None):
+    """Fresh containers for {name: address}, each answering SSH as admin.
+
+    cpus caps each container's CPU time (docker run --cpus), as a VM has CPUs
+    of its own instead of sharing this machine's with the other hosts.
+    """
     hosts_down(hosts)
     if _docker("network", "inspect", NETWORK, check=False).returncode:
         _docker("network", "create", "--subnet", SUBNET, NETWORK)
@@ -68,7 +72,7 @@ def hosts_up(hosts):
     for name, address in hosts.items():
         _docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL,
                 "--network", NETWORK, "--ip", address, "-v", name + "-docker:/var/lib/docker",
-                *RUN_OPTS, IMAGE, "/lib/systemd/systemd")
+                *RUN_OPTS, *(["--cpus", str(cpus)] if cpus else []), IMAGE, "/lib/systemd/systemd")
     for name in hosts:
         # A host still booting under load may refuse useradd for a moment.
         for dummy in range(30):

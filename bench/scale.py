@@ -10,7 +10,13 @@ controller used in the converge, and how busy this machine's CPUs were,
 tell whether the hosts' own work (which real VMs do on CPUs of their own,
 and the lab's containers on this machine's) sets the wall time.
 
-    .venv/bin/python bench/scale.py [--sizes 5 20] [--forks 20] [--strategy linear]
+--host-cpus caps each host's CPU time, the same at every size, so that 20
+hosts do not run on a fifth of the CPU that 5 hosts had: the hosts then
+stand for VMs with slow CPUs of their own, and what grows with their number
+is the controller's share. Keep hosts x cap under this machine's CPUs, with
+room for the controller.
+
+    .venv/bin/python bench/scale.py [--sizes 5 20] [--forks 20] [--strategy linear] [--host-cpus 0.08]
 """
 
 import argparse
@@ -52,7 +58,7 @@ def download_probe(address):
     return time.monotonic() - start, out.stdout.strip() or out.stderr.strip()
 
 
-def converge(size, forks, strategy, work):
+def converge(size, forks, strategy, work, host_cpus):
     hosts = {"bn-s%02d" % n: _lab.PREFIX + str(100 + n) for n in range(1, size + 1)}
     inventory = os.path.join(work, "scale-%d.yml" % size)
     with open(inventory, "w", encoding="utf-8") as handle:
@@ -61,7 +67,7 @@ def converge(size, forks, strategy, work):
             key=_lab.KEY))
     env = _lab.lab_env(ANSIBLE_FORKS=str(forks), **_lab.strategy_env(strategy))
     try:
-        _lab.hosts_up(hosts)
+        _lab.hosts_up(hosts, host_cpus)
         load = _lab.loadavg()
         before = _lab.cpu_snapshot(hosts)
         first, recap, slow = _lab.playbook(inventory, PLAY, env)
@@ -87,15 +93,16 @@ def main():
     parser.add_argument("--forks", type=int, default=20)
     parser.add_argument("--strategy", default="mitogen_linear", choices=["mitogen_linear", "linear"],
                         help="mitogen_linear, the lab's (scripts/lab), or Ansible's own")
+    parser.add_argument("--host-cpus", type=float, help="CPUs of each host (docker run --cpus); uncapped by default")
     args = parser.parse_args()
     os.makedirs(os.path.join(_lab.STATE, "bench"), exist_ok=True)
     work = tempfile.mkdtemp(prefix="scale.", dir=os.path.join(_lab.STATE, "bench"))
-    results = {size: converge(size, args.forks, args.strategy, work) for size in args.sizes}
+    results = {size: converge(size, args.forks, args.strategy, work, args.host_cpus) for size in args.sizes}
     small, large = min(results), max(results)
     ratio = results[large][0] / results[small][0]
-    print("\nwall %d/%d hosts: converge %.2fx, re-run %.2fx (hosts %.0fx, forks %d, %s)"
+    print("\nwall %d/%d hosts: converge %.2fx, re-run %.2fx (hosts %.0fx, forks %d, %s, host CPUs %s)"
           % (large, small, ratio, results[large][1] / results[small][1], large / small, args.forks,
-             args.strategy))
+             args.strategy, args.host_cpus or "uncapped"))
     return 0 if all(r[2] == 0 for r in results.values()) else 1
 
 
