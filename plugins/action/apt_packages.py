@@ -44,9 +44,12 @@ class ActionModule(ActionBase):
         del tmp
 
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        query = self._low_level_execute_command(
-            'LC_ALL=C ' + ' '.join(shlex.quote(arg) for arg in query_argv(args['name'])),
-            sudoable=False)
+        argv = query_argv(args['name'])
+        # Without a plain name, dpkg-query would list every package: apt decides alone.
+        query = {'rc': 0, 'stdout': '', 'stderr': ''}
+        if argv:
+            query = self._low_level_execute_command(
+                'LC_ALL=C ' + ' '.join(shlex.quote(arg) for arg in argv), sudoable=False)
         # dpkg-query exits 1 when a name is unknown to dpkg: that one is to install.
         if query['rc'] not in (0, 1):
             result.update(failed=True, rc=query['rc'], stderr=query['stderr'],

@@ -33,13 +33,14 @@ def split_spec(spec):
 
 
 def query_argv(specs):
-    """The dpkg-query command that shows the status of every decidable spec."""
+    """The dpkg-query command that shows the status of every decidable spec,
+    or None when no spec has a plain name (dpkg-query would list them all)."""
     names = []
     for spec in specs:
         name = split_spec(spec)[0]
         if _NAME.match(name) and name not in names:
             names.append(name)
-    return ['dpkg-query', '--show', '--showformat=' + QUERY_FORMAT, '--'] + names
+    return ['dpkg-query', '--show', '--showformat=' + QUERY_FORMAT, '--'] + names if names else None
 
 
 def parse_status(stdout):

@@ -72,6 +72,14 @@ def test_an_unknown_name_is_dpkg_querys_exit_1_and_goes_to_apt():
     assert target.apt_calls[0][1]['name'] == ['sl']
 
 
+def test_only_names_dpkg_cannot_answer_for_go_to_apt_without_a_query():
+    target = FakeTarget()
+    result = action({'name': ['nginx-*']}, target).run(task_vars={})
+    assert target.commands == []
+    assert target.apt_calls == [('ansible.builtin.apt', {'name': ['nginx-*'], 'state': 'present'})]
+    assert result['packages'] == ['nginx-*']
+
+
 def test_removal_with_purge():
     target = FakeTarget(stdout='telnet\trc \t0.17\nchrony\tii \t4.3-2\nrsh-client\tun \t\n')
     result = action({'name': ['telnet', 'rsh-client', 'chrony'], 'state': 'absent', 'purge': True},

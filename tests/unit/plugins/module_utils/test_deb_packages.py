@@ -35,6 +35,7 @@ def test_the_query_asks_dpkg_for_each_plain_name_once():
     argv = query_argv(['chrony', 'docker-ce=5:27.3.1*', 'chrony', 'nginx-*', 'foo:i386'])
     assert argv == ['dpkg-query', '--show', '--showformat=' + QUERY_FORMAT, '--', 'chrony', 'docker-ce']
     assert QUERY_FORMAT == '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
+    assert query_argv(['nginx-*', 'foo:i386']) is None
 
 
 def test_status_lines_keep_an_installed_architecture_over_another():
