@@ -116,7 +116,11 @@ def strategy_env(strategy):
     import ansible_mitogen  # pylint: disable=import-outside-toplevel
     return {"ANSIBLE_STRATEGY_PLUGINS": os.path.join(os.path.dirname(ansible_mitogen.__file__),
                                                      "plugins", "strategy"),
-            "ANSIBLE_STRATEGY": strategy}
+            "ANSIBLE_STRATEGY": strategy,
+            # As scripts/lab use_lab_strategy: only the lab's collections.
+            "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(os.path.join(STATE, name)
+                                                        for name in ("collections", "dependencies")),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
 
 
 def playbook(inventory, play, env, extra=(), fatal=True):

@@ -15,6 +15,23 @@ ensure_venv() {
   # The collection under test, found by name like an installed one.
   mkdir -p "$AIP_STATE/collections/ansible_collections/aiplatform"
   ln -sfn "$AIP_ROOT" "$AIP_STATE/collections/ansible_collections/aiplatform/infra"
+  link_dependencies
+}
+
+# link_dependencies: $AIP_STATE/dependencies holds links to the collections the
+# lab's playbooks use (galaxy.yml's dependencies and community.docker for the
+# app stand-in), taken from the pinned ansible package. scripts/lab and the
+# bench show Ansible these alone under mitogen (README, "Converge speed").
+link_dependencies() {
+  local site name dest="$AIP_STATE/dependencies/ansible_collections"
+  site=$("$AIP_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  rm -rf "$AIP_STATE/dependencies"
+  for name in $("$AIP_VENV/bin/python" -c 'import sys, yaml
+print(*yaml.safe_load(open(sys.argv[1]))["dependencies"])' "$AIP_ROOT/galaxy.yml") community.docker; do
+    [ -d "$site/ansible_collections/${name/.//}" ] || die "collection $name is not in $AIP_VENV"
+    mkdir -p "$dest/${name%%.*}"
+    ln -s "$site/ansible_collections/${name/.//}" "$dest/${name/.//}"
+  done
 }
 
 activate_venv() {

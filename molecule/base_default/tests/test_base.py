@@ -50,6 +50,7 @@ def test_login_refused(host, login, refusal):
 
 
 def test_time_zone_and_chrony(host):
+    # side_effect pointed /etc/localtime at Asia/Tokyo before converging again.
     assert host.file("/etc/localtime").linked_to.endswith("Europe/Berlin")
     assert host.check_output("date +%Z") in ("CET", "CEST")
     assert host.service("chrony").is_running
@@ -72,7 +73,9 @@ def test_unattended_upgrades_enabled_without_reboot(host):
 
 def test_host_name_and_inventory_hosts(host):
     name = host.backend.get_hostname()
+    # side_effect drifted one of the two names on each host, and the zone.
     assert host.check_output("hostname") == name
+    assert host.file("/etc/hostname").content_string.strip() == name
     hosts = host.file("/etc/hosts").content_string
     assert "# BEGIN aiplatform.infra: inventory hosts" in hosts
     # Both scenario hosts, by the addresses their facts gave.
