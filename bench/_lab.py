@@ -114,6 +114,8 @@ def strategy_env(strategy):
     if strategy == "linear":
         return {}
     import ansible_mitogen  # pylint: disable=import-outside-toplevel
+    if not os.path.isdir(os.path.join(STATE, "dependencies")):
+        sys.exit("%s is missing: run scripts/setup" % os.path.join(STATE, "dependencies"))
     return {"ANSIBLE_STRATEGY_PLUGINS": os.path.join(os.path.dirname(ansible_mitogen.__file__),
                                                      "plugins", "strategy"),
             "ANSIBLE_STRATEGY": strategy,
