@@ -13,6 +13,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+import lab_strategy  # noqa: E402 pylint: disable=wrong-import-position
 STATE = os.path.join(ROOT, ".lab")
 KEY = os.path.join(STATE, "ssh", "id_ed25519")
 NETWORK = "aip-bn-test"
@@ -110,19 +112,8 @@ def lab_env(**overrides):
 
 
 def strategy_env(strategy):
-    """Environment overrides that run a strategy: mitogen's as scripts/lab sets it up."""
-    if strategy == "linear":
-        return {}
-    import ansible_mitogen  # pylint: disable=import-outside-toplevel
-    if not os.path.isdir(os.path.join(STATE, "dependencies")):
-        sys.exit("%s is missing: run scripts/setup" % os.path.join(STATE, "dependencies"))
-    return {"ANSIBLE_STRATEGY_PLUGINS": os.path.join(os.path.dirname(ansible_mitogen.__file__),
-                                                     "plugins", "strategy"),
-            "ANSIBLE_STRATEGY": strategy,
-            # As scripts/lab use_lab_strategy: only the lab's collections.
-            "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(os.path.join(STATE, name)
-                                                        for name in ("collections", "dependencies")),
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False"}
+    """Environment overrides that run a strategy, as scripts/lab sets it up."""
+    return lab_strategy.strategy_env(strategy, STATE, os.path.join(STATE, "collections"))
 
 
 def playbook(inventory, play, env, extra=(), fatal=True):
