@@ -10,7 +10,9 @@ __metaclass__ = type
 
 import shlex
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.aiplatform.infra.plugins.module_utils.arguments import crashing_options
 from ansible_collections.aiplatform.infra.plugins.module_utils.deb_packages import (
     parse_status,
     pending,
@@ -43,7 +45,12 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
 
+        problems = crashing_options(ARGUMENT_SPEC, self._task.args)
+        if problems:
+            raise AnsibleActionFail('; '.join(problems[name] for name in sorted(problems)))
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args['cache_valid_time'] is not None and args['cache_valid_time'] < 0:
+            raise AnsibleActionFail('cache_valid_time must be 0 or more seconds, not %d' % args['cache_valid_time'])
         argv = query_argv(args['name'])
         # Without a plain name, dpkg-query would list every package: apt decides alone.
         query = {'rc': 0, 'stdout': '', 'stderr': ''}

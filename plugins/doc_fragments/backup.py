@@ -13,7 +13,10 @@ class ModuleDocFragment(object):
     DOCUMENTATION = r'''
 options:
   bucket:
-    description: The S3 bucket that holds the backups.
+    description:
+      - The S3 bucket that holds the backups.
+      - 1 to 255 letters, digits, dots, hyphens or underscores (AWS wants 3 to 63 lowercase letters, digits,
+        dots or hyphens); another name fails before any request.
     type: str
     required: true
   prefix:
@@ -52,6 +55,20 @@ options:
       - Needs C(cryptography) on the host (Debian C(python3-cryptography)).
       - Lose it and the encrypted backups are lost.
     type: str
+  s3_connect_timeout:
+    description:
+      - Seconds to wait for the S3 endpoint to accept a connection, 1 to 3600.
+      - Every S3 request is tried 3 times at most, so an endpoint whose traffic a firewall drops fails the
+        task within about 3 times this (plus up to 3 s of backoff), with a message that names the endpoint
+        and this timeout.
+    type: int
+    default: 10
+  s3_read_timeout:
+    description:
+      - Seconds to wait for each answer (or each read of a download) of the S3 endpoint, 1 to 3600; an
+        endpoint that accepts the connection and then falls silent fails within about 3 times this.
+    type: int
+    default: 60
 requirements:
   - boto3 (Debian C(python3-boto3))
 '''
@@ -64,9 +81,16 @@ options:
     type: str
     default: /var/run/postgresql
   login_port:
-    description: Port of the server.
+    description: Port of the server, 1 to 65535.
     type: int
     default: 5432
+  connect_timeout:
+    description:
+      - Seconds to wait for the server to accept a connection, 1 to 3600, for the module's own connections
+        and the client programs (E(PGCONNECT_TIMEOUT)); the module's connections also send TCP keepalives,
+        so a server that vanishes mid-query fails them within about a minute.
+    type: int
+    default: 10
   login_user:
     description: Role to connect as; over the socket with peer authentication the module runs as that OS user.
     type: str

@@ -59,6 +59,8 @@ _TYPE_WORDS = {
     'runtime': (dict,),
     'ulimit': (dict,),
 }
+# Every dockerd since 17.05 has --data-root: a --help without it is another program's.
+_DOCKERD_HELP_RE = re.compile(r'^\s+--data-root\b', re.MULTILINE)
 _HELP_LINE_RE = re.compile(r'^\s+(?:-\w, )?--([a-z0-9-]+)(?: ([a-z][a-z0-9-]*))?(?:\s{2,}|$)')
 
 
@@ -184,8 +186,13 @@ class Dockerd:
         if self._help is None:
             rc, out, err = self._run([self.binary, '--help'])
             if rc != 0:
-                raise DaemonConfigError('%s --help failed: %s' % (self.binary, (err or out).strip()))
+                raise DaemonConfigError('%s --help failed (rc %s): %s'
+                                        % (self.binary, rc, (err or out).strip() or 'no output'))
             self._help = out + err
+            if not _DOCKERD_HELP_RE.search(self._help):
+                raise DaemonConfigError('%s is not dockerd: its --help names no daemon option (such as '
+                                        '--data-root); set dockerd_path to Docker Engine\'s dockerd'
+                                        % self.binary)
         return self._help
 
     def validate(self, path, settings):

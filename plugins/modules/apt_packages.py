@@ -67,7 +67,7 @@ options:
     description: Passed to M(ansible.builtin.apt).
     type: bool
   cache_valid_time:
-    description: Passed to M(ansible.builtin.apt) when it runs.
+    description: Passed to M(ansible.builtin.apt) when it runs; seconds, 0 or more.
     type: int
   default_release:
     description: Passed to M(ansible.builtin.apt).

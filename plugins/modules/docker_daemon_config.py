@@ -157,6 +157,17 @@ from ansible_collections.aiplatform.infra.plugins.module_utils.docker_daemon imp
 )
 
 
+ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    settings=dict(type='dict'),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    path=dict(type='path', default='/etc/docker/daemon.json'),
+    fragments_dir=dict(type='path', default='/etc/docker/daemon.json.d'),
+    validate=dict(type='bool', default=True),
+    dockerd_path=dict(type='path'),
+)
+
+
 def _validate(module, plan):
     if not module.params['validate']:
         return 'disabled'
@@ -166,6 +177,9 @@ def _validate(module, plan):
             module.warn('dockerd is not installed yet: the merged daemon.json was not validated')
             return 'skipped: dockerd not installed'
         raise DaemonConfigError('dockerd was not found: install Docker Engine first, or set validate=false')
+    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        raise DaemonConfigError('dockerd_path %s is not an executable file: point it at Docker Engine\'s dockerd, '
+                                'or set validate=false' % binary)
     fd, candidate = tempfile.mkstemp(dir=module.tmpdir, suffix='.json')
     with os.fdopen(fd, 'w') as handle:
         handle.write(plan['text'])
@@ -197,15 +211,7 @@ def _apply(module, daemon, plan):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            settings=dict(type='dict'),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            path=dict(type='path', default='/etc/docker/daemon.json'),
-            fragments_dir=dict(type='path', default='/etc/docker/daemon.json.d'),
-            validate=dict(type='bool', default=True),
-            dockerd_path=dict(type='path'),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         required_if=[('state', 'present', ['settings'])],
         supports_check_mode=True,
     )

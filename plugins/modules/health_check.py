@@ -22,6 +22,11 @@ description:
     running at its timeout fails with C(timed out) and does not hold the
     others nor the module past that.
   - Read-only; changes nothing, so check mode runs the same checks.
+  - Options out of range fail the task before any check runs, with the option
+    named; that is a timeout of 0 or less, a port outside 1 to 65535, a negative count
+    or threshold, a percentage above 100, an HTTP status outside 100 to 599,
+    or a warn threshold beyond its fail threshold (above it, or below it for
+    O(http[].cert_days_warn)).
   - The task fails when a check fails, or when one warns too, or never; see O(fail_on).
   - Tested on Debian 12 systemd containers with real http(s) servers, systemd
     units, a tmpfs and PostgreSQL 15 as a primary, and the gpu check on a real
@@ -450,8 +455,8 @@ duration:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.aiplatform.infra.plugins.module_utils.health import common
+from ansible_collections.aiplatform.infra.plugins.module_utils.arguments import ansible_module
+from ansible_collections.aiplatform.infra.plugins.module_utils.health import common, limits
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.docker import check_docker
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.gpu import check_gpu
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.http import check_http, check_tcp
@@ -531,7 +536,10 @@ def plan_checks(params, run_command, get_bin_path):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = ansible_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    bad = limits.problems(module.params)
+    if bad:
+        module.fail_json(msg='; '.join(bad))
     # A missing tool becomes the check's failure, not a second JSON document
     # from fail_json inside a worker thread.
     checks = plan_checks(module.params, lambda args: module.run_command(args, handle_exceptions=False),

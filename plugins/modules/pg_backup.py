@@ -33,6 +33,13 @@ description:
     manifest and no open upload is left.
   - With O(retention), expired backups are deleted after a successful backup;
     the newest complete backup is never deleted.
+  - A running backup holds a lease, C(<prefix>/<id>/.lease.json), written
+    before its first object, renewed every minute and valid for 10 minutes
+    by the clock of the host that writes it. Retention never touches a backup
+    with a live lease nor its open uploads, so backups that overlap on one
+    prefix (a timer run and an ad-hoc one) both complete; the hosts' clocks
+    must agree within 9 minutes. A backup whose lease could not be renewed
+    for that long fails rather than write its manifest.
   - Run it as the OS user that may connect (C(become_user=postgres) with the
     default peer authentication over the socket).
 author:
@@ -77,10 +84,12 @@ options:
     choices: [zstd, gzip, none]
     default: zstd
   compression_level:
-    description: Compression level; the codec's default (zstd 3, gzip 6) when unset.
+    description: Compression level, 1 to 22 for zstd and 0 to 9 for gzip; the codec's default (zstd 3, gzip 6) when unset.
     type: int
   part_size_mb:
-    description: Size of one multipart upload part in MiB (5 at least); memory use is about twice this per object streamed at once.
+    description:
+      - Size of one multipart upload part in MiB, 5 to 5120 (S3's part sizes, 5 MiB to 5 GiB); memory use is
+        about twice this per object streamed at once.
     type: int
     default: 16
   jobs:
@@ -88,7 +97,7 @@ options:
       - Block ranges of a large table (see O(split_min_mb)) read at once, each by its own C(COPY) on
         the snapshot C(pg_dump) uses, so a large table is read by this many server backends; the ranges
         are stored as objects of their own, which C(aiplatform.infra.pg_restore) loads O(jobs) at once.
-      - V(1) leaves every table to C(pg_dump), one object per database. A physical backup ignores it.
+      - V(1) leaves every table to C(pg_dump), one object per database. At most V(64). A physical backup ignores it.
       - Needs PostgreSQL 14 or later on the server to read a range without scanning the whole table.
       - Backups with such parts (manifest format 2) cannot be restored by versions of this collection
         before it; those fail rather than restore the database without them.
@@ -97,7 +106,7 @@ options:
   split_min_mb:
     description:
       - Size in MiB (TOAST included) from which a table of a logical backup is read in O(jobs) block
-        ranges; smaller tables, unlogged tables, the tables of extensions and large objects stay in the
+        ranges (0 or more); smaller tables, unlogged tables, the tables of extensions and large objects stay in the
         C(pg_dump) archive. V(0) splits every other table.
       - A table whose columns are all built-in types (the C(reg*) types aside) is stored in C(COPY)'s
         binary format, any other in text.
@@ -118,7 +127,7 @@ options:
     type: dict
     suboptions:
       keep_last:
-        description: Keep the newest this many complete backups.
+        description: Keep the newest this many complete backups. Every count of O(retention) is 0 or more.
         type: int
         default: 0
       keep_daily:
@@ -134,7 +143,10 @@ options:
         type: int
         default: 0
       stale_upload_hours:
-        description: Abort multipart uploads under the prefix started this many hours ago (left by a killed run).
+        description:
+          - Abort the open multipart uploads of backups that are not running (no live lease) and began this
+            many hours ago (left by a run killed with SIGKILL), 0 or more. The age is the backup id's, not
+            the endpoint's date of the upload.
         type: int
         default: 24
 '''
@@ -197,65 +209,26 @@ aborted_uploads:
   sample: []
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import backup, catalog, pgtools, s3
+from ansible_collections.aiplatform.infra.plugins.module_utils.arguments import ansible_module
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import backup, options
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import (
-    BackupError, DEBIAN_PACKAGES, missing_libraries, postgres_argument_spec, s3_argument_spec)
-
-RETENTION = dict(keep_last=dict(type='int', default=0), keep_daily=dict(type='int', default=0),
-                 keep_weekly=dict(type='int', default=0), keep_monthly=dict(type='int', default=0),
-                 stale_upload_hours=dict(type='int', default=24))
-
-
-def argument_spec():
-    spec = s3_argument_spec()
-    spec.update(postgres_argument_spec())
-    spec.update(
-        kind=dict(type='str', choices=['logical', 'physical'], default='logical'),
-        databases=dict(type='list', elements='str', default=['all']),
-        globals=dict(type='bool', default=False),
-        compression=dict(type='str', choices=['zstd', 'gzip', 'none'], default='zstd'),
-        compression_level=dict(type='int'),
-        part_size_mb=dict(type='int', default=16),
-        jobs=dict(type='int', default=2),
-        split_min_mb=dict(type='int', default=128),
-        storage_class=dict(type='str'),
-        server_side_encryption=dict(type='str', choices=['AES256', 'aws:kms']),
-        sse_kms_key_id=dict(type='str'),
-        retention=dict(type='dict', options=RETENTION),
-    )
-    return spec
-
-
-def run(module):
-    params = module.params
-    server = pgtools.Server(params)
-    store = s3.Store(s3.client(params), params['bucket'], backup.s3_extra_args(params))
-    store.check_bucket()
-    if module.check_mode:
-        backup.plan(params, server)
-        pending = catalog.new_id(params['kind'])
-        expired, aborted = catalog.apply_retention(store, params['prefix'], params['retention'], True, pending)
-        return dict(changed=True, backup_id=pending, expired=expired, aborted_uploads=aborted)
-    with backup.interruptible():
-        manifest = backup.run_backup(params, server, store)
-    expired, aborted = catalog.apply_retention(store, params['prefix'], params['retention'], False)
-    return dict(changed=True, backup_id=manifest['id'], manifest=manifest, expired=expired, aborted_uploads=aborted)
+    BackupError, DEBIAN_PACKAGES, missing_libraries)
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[('server_side_encryption', 'aws:kms', ['sse_kms_key_id'])])
+    module = ansible_module(argument_spec=options.argument_spec('pg_backup'), supports_check_mode=True,
+                            required_if=[('server_side_encryption', 'aws:kms', ['sse_kms_key_id'])])
+    try:
+        options.check('pg_backup', module.params)
+    except BackupError as exc:
+        module.fail_json(msg=str(exc))
     for name, error in missing_libraries(module.params):
         module.fail_json(msg='%s (Debian: apt install %s)' % (missing_required_lib(name), DEBIAN_PACKAGES[name]),
                          exception=error)
-    if module.params['part_size_mb'] < 5:
-        module.fail_json(msg='part_size_mb must be 5 or more (the S3 minimum part size)')
-    if module.params['jobs'] < 1 or module.params['split_min_mb'] < 0:
-        module.fail_json(msg='jobs must be 1 or more and split_min_mb 0 or more')
     try:
-        module.exit_json(**run(module))
+        module.exit_json(**backup.take(module.params, module.check_mode))
     except (BackupError, OSError) as exc:  # OSError: no space, permissions of a directory
         module.fail_json(msg=str(exc))
 

@@ -58,13 +58,16 @@ EXAMPLES = r'''
 
 RETURN = r'''
 backups:
-  description: Every backup under the prefix, oldest first.
+  description:
+    - Every backup under the prefix, oldest first.
+    - C(running) is true for an incomplete backup that holds a live lease (still being taken); retention
+      leaves those alone.
   returned: always
   type: list
   elements: dict
   sample:
     - {id: 20261126T020000Z-logical-3fa2, time: "2026-11-26T02:00:00+00:00", kind: logical,
-       status: complete, stored_size: 20480, size: 1048576, age_seconds: 3600, objects: 3,
+       status: complete, running: false, stored_size: 20480, size: 1048576, age_seconds: 3600, objects: 3,
        databases: [appdb], duration: 2.5, end_time: "2026-11-26T02:00:02+00:00"}
 latest:
   description: The newest complete backup (an item of RV(backups)); null when there is none.
@@ -90,11 +93,11 @@ manifest:
   sample: {id: 20261126T020000Z-logical-3fa2, kind: logical, objects: []}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, s3
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import (
-    LIBRARIES, BackupError, DEBIAN_PACKAGES, s3_argument_spec)
+from ansible_collections.aiplatform.infra.plugins.module_utils.arguments import ansible_module
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, options, s3
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import LIBRARIES, BackupError, DEBIAN_PACKAGES
 
 
 def run(params):
@@ -113,8 +116,11 @@ def run(params):
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(s3_argument_spec(), backup_id=dict(type='str')),
-                           supports_check_mode=True)
+    module = ansible_module(argument_spec=options.argument_spec('pg_backup_info'), supports_check_mode=True)
+    try:
+        options.check('pg_backup_info', module.params)
+    except BackupError as exc:
+        module.fail_json(msg=str(exc))
     if LIBRARIES['boto3']:
         module.fail_json(msg='%s (Debian: apt install %s)' % (missing_required_lib('boto3'), DEBIAN_PACKAGES['boto3']),
                          exception=LIBRARIES['boto3'])

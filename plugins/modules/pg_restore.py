@@ -76,7 +76,7 @@ options:
     type: bool
     default: false
   jobs:
-    description: Parallel jobs of C(pg_restore), and parts of large tables loaded at once.
+    description: Parallel jobs of C(pg_restore), and parts of large tables loaded at once, 1 to 64.
     type: int
     default: 2
   restore_globals:
@@ -171,30 +171,11 @@ row_counts:
   sample: {public.orders: 120, public.customers: 12}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, pgtools, restore, s3
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import (
-    LIBRARIES, BackupError, DEBIAN_PACKAGES, postgres_argument_spec, s3_argument_spec)
-
-
-def argument_spec():
-    spec = s3_argument_spec()
-    spec.update(postgres_argument_spec())
-    spec.update(
-        backup_id=dict(type='str', default='latest'),
-        database=dict(type='str'),
-        target_database=dict(type='str'),
-        owner=dict(type='str'),
-        no_owner=dict(type='bool', default=False),
-        replace=dict(type='bool', default=False),
-        jobs=dict(type='int', default=2),
-        work_dir=dict(type='path', default='/var/tmp'),
-        count_rows=dict(type='bool', default=False),
-        restore_globals=dict(type='bool', default=False),
-        data_directory=dict(type='path'),
-    )
-    return spec
+from ansible_collections.aiplatform.infra.plugins.module_utils.arguments import ansible_module
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, options, pgtools, restore, s3
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import LIBRARIES, BackupError, DEBIAN_PACKAGES
 
 
 def run(module):
@@ -214,9 +195,13 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[('data_directory', 'database'), ('data_directory', 'target_database'),
-                                               ('data_directory', 'restore_globals')])
+    module = ansible_module(argument_spec=options.argument_spec('pg_restore'), supports_check_mode=True,
+                            mutually_exclusive=[('data_directory', 'database'), ('data_directory', 'target_database'),
+                                                ('data_directory', 'restore_globals')])
+    try:
+        options.check('pg_restore', module.params)
+    except BackupError as exc:
+        module.fail_json(msg=str(exc))
     needed = ['boto3'] + ([] if module.params['data_directory'] else ['psycopg'])
     for name in needed:
         if LIBRARIES[name]:

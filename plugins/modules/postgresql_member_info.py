@@ -50,7 +50,7 @@ options:
     type: path
     required: true
   port:
-    description: The port the server listens on (the local socket's name).
+    description: The port the server listens on (the local socket's name), 1 to 65535.
     type: int
     default: 5432
   database:
@@ -163,23 +163,28 @@ member:
       sample: 'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed'
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.aiplatform.infra.plugins.module_utils.arguments import ansible_module
 from ansible_collections.aiplatform.infra.plugins.module_utils.postgresql_member import (
     MemberReadError,
     read_member,
 )
 
 
+ARGUMENT_SPEC = dict(
+    data_dir=dict(type='path', required=True),
+    bin_dir=dict(type='path', required=True),
+    port=dict(type='int', default=5432),
+    database=dict(type='str', default='postgres'),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            data_dir=dict(type='path', required=True),
-            bin_dir=dict(type='path', required=True),
-            port=dict(type='int', default=5432),
-            database=dict(type='str', default='postgres'),
-        ),
+    module = ansible_module(
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
+    if not 1 <= module.params['port'] <= 65535:
+        module.fail_json(msg='port must be between 1 and 65535, not %d' % module.params['port'])
     try:
         member = read_member(module.run_command, module.params['data_dir'], module.params['bin_dir'],
                              module.params['port'], module.params['database'])

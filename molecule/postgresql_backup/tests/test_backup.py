@@ -331,6 +331,105 @@ def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds
     assert state["last_run_success"] is False and state["failures_total"] == 1
 
 
+def _slow_pg_dump(db, hold_seconds):
+    """A pg_dump in /tmp/slowbin that keeps its output open hold_seconds after the dump: a backup that lasts."""
+    wrapper = '#!/bin/sh\n[ "$1" = --version ] && exec %s/pg_dump --version\n%s/pg_dump "$@"\nexec sleep %d\n' % (
+        PG_BIN, PG_BIN, hold_seconds)
+    db.check_output("install -d -o postgres /tmp/slowbin && printf '%%s' %s > /tmp/slowbin/pg_dump "
+                    "&& chmod 755 /tmp/slowbin/pg_dump" % _quote(wrapper))
+
+
+def test_two_backups_on_one_prefix_both_complete_and_retention_spares_the_running_one(creds):
+    """A timer run still uploading while an ad-hoc run with retention completes: neither touches the other.
+
+    moto dates every open upload 2010, so before leases retention took the
+    running backup's upload for a stale one and aborted it (and deleted its
+    objects, as an incomplete backup older than the newest complete one).
+    """
+    db = host()
+    prefix = "t-overlap-" + RUN
+    with db.sudo():
+        db.run("systemctl stop bk-overlap; systemctl reset-failed bk-overlap")  # a run of an earlier verify
+        db.check_output("runuser -u postgres -- psql -XAtq -c 'DROP DATABASE IF EXISTS overlapdb' "
+                        "-c 'CREATE DATABASE overlapdb'")
+        db.check_output("runuser -u postgres -- psql -XAtq -d overlapdb -c %s" % _quote(
+            "CREATE TABLE bulk AS SELECT g, md5(random()::text) || md5(g::text) AS v FROM generate_series(1, 200000) g"))
+        _slow_pg_dump(db, 20)
+        config = dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", prefix=prefix,
+                      databases=["overlapdb"], compression="none", part_size_mb=5, bin_dir="/tmp/slowbin", **creds)
+        db.check_output("install -d -o postgres /tmp/overlap-state && rm -rf /tmp/overlap-state/* /tmp/overlap.json "
+                        "&& printf '%%s' %s > /tmp/overlap.json && chown postgres /tmp/overlap.json"
+                        % _quote(json.dumps(config)))
+        db.check_output("systemd-run --unit bk-overlap -p User=postgres /usr/local/sbin/aiplatform-pg-backup "
+                        "--config /tmp/overlap.json --state-dir /tmp/overlap-state")
+    for _attempt in range(60):
+        if module("pg_backup_info", creds, prefix=prefix)["uploads_in_progress"]:
+            break
+        time.sleep(1)
+    else:
+        pytest.fail("the first backup never opened its multipart upload")
+    during = module("pg_backup_info", creds, prefix=prefix)
+    assert [(b["status"], b["running"]) for b in during["backups"]] == [("incomplete", True)]
+    second = module("pg_backup", creds, prefix=prefix, databases=["overlapdb"],
+                    retention=dict(keep_last=1, stale_upload_hours=0))
+    assert not second.get("failed"), second.get("msg")
+    assert second["expired"] == [] and second["aborted_uploads"] == []
+    assert module("pg_backup_info", creds, prefix=prefix)["uploads_in_progress"], "the running upload was aborted"
+    with db.sudo():
+        for _attempt in range(90):
+            if db.run("systemctl is-active bk-overlap").stdout.strip() not in ("active", "activating"):
+                break
+            time.sleep(1)
+        state = json.loads(db.check_output("cat /tmp/overlap-state/state.json"))
+        db.run("systemctl reset-failed bk-overlap")
+    assert state["last_run_success"] is True, state.get("last_error")
+    after = module("pg_backup_info", creds, prefix=prefix)
+    assert sorted(b["id"] for b in after["backups"]) == sorted([state["last_backup_id"], second["backup_id"]])
+    assert [b["status"] for b in after["backups"]] == ["complete", "complete"]
+    assert after["uploads_in_progress"] == [] and after["incomplete"] == []
+
+
+BLACKHOLE = "172.30.81.10"
+
+
+@pytest.fixture
+def blackholed():
+    """bk-db's packets to ports 9009 (an S3 endpoint) and 5432 of bk-s3 dropped: connections hang, never refused."""
+    db = host()
+    rules = ["OUTPUT -p tcp -d %s --dport %d -j DROP" % (BLACKHOLE, port) for port in (9009, 5432)]
+    with db.sudo():
+        for rule in rules:
+            db.check_output("/usr/sbin/iptables -I " + rule)
+    yield
+    with db.sudo():
+        for rule in rules:
+            db.run("/usr/sbin/iptables -D " + rule)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("pg_restore", dict(database="appdb", target_database="never")),
+    ("pg_backup", dict(databases=["appdb"])),
+    ("pg_backup_info", {}),
+])
+def test_a_blackholed_s3_endpoint_fails_within_its_bound_naming_it(creds, blackholed, name, args):
+    # The bound: 3 attempts of s3_connect_timeout, plus at most 3 s of backoff.
+    started = time.monotonic()
+    result = module(name, creds, endpoint_url="http://%s:9009" % BLACKHOLE, s3_connect_timeout=2, **args)
+    took = time.monotonic() - started
+    assert result["failed"] and result["msg"].startswith(
+        "the S3 endpoint http://%s:9009 accepted no connection within s3_connect_timeout=2 s, 3 attempts" % BLACKHOLE)
+    assert took < 3 * 2 + 3 + 15, "took %.1f s (the module's start included)" % took
+
+
+def test_a_blackholed_postgresql_server_fails_within_connect_timeout(creds, blackholed):
+    started = time.monotonic()
+    result = module("pg_backup", creds, check=True, login_host=BLACKHOLE, connect_timeout=2, databases=["appdb"])
+    took = time.monotonic() - started
+    assert result["failed"] and "PostgreSQL at %s:5432 does not accept the connection as postgres " \
+        "(connect_timeout=2 s)" % BLACKHOLE in result["msg"], result["msg"]
+    assert took < 2 + 15, "took %.1f s (the module's start included)" % took
+
+
 def test_an_incomplete_backup_is_reported_and_not_restored(creds):
     taken = module("pg_backup", creds, prefix="t-incomplete-" + RUN, databases=["appdb"])
     s3_python(creds, "s.delete_object(Bucket='aip-backups', Key=sys.argv[3])",

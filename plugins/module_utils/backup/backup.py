@@ -18,9 +18,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools, split
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import catalog, codec, pgtools, s3, split
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup.s3 import StreamUpload
 
 from urllib.parse import quote
 
@@ -42,6 +41,75 @@ def interruptible():
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
+
+
+class Lease(object):
+    """The lease of a running backup (see catalog): written on entry, renewed by a thread, deleted on exit.
+
+    confirm() raises BackupError when the last renewal is so old that the
+    lease may have expired: retention of another run may then have deleted
+    the backup's objects, and its manifest must not be written.
+    """
+
+    def __init__(self, store, prefix, backup_id, renew=catalog.LEASE_RENEW, hold=catalog.LEASE_SECONDS):
+        self.store = store
+        self.key = catalog.key(prefix, backup_id, catalog.LEASE)
+        self.backup_id = backup_id
+        self.renew = renew
+        self.hold = hold
+        self.renewed = None
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _write(self):
+        self.store.put(self.key, catalog.lease_bytes(self.backup_id, platform.node()))
+        self.renewed = time.monotonic()
+
+    def _loop(self):
+        while not self._stop.wait(self.renew):
+            with contextlib.suppress(BackupError):  # confirm() reports a lease that lapsed
+                self._write()
+
+    def __enter__(self):
+        self._write()
+        self._thread = threading.Thread(target=self._loop)
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def confirm(self):
+        age = time.monotonic() - self.renewed
+        if age > self.hold - self.renew:
+            raise BackupError('the lease of backup %s was last renewed %d s ago (it holds %d s): retention elsewhere '
+                              'may have deleted its objects, so no manifest is written'
+                              % (self.backup_id, age, self.hold))
+
+    def __exit__(self, exc_type, exc, tb):
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(BackupError):  # an unreleased lease expires by itself
+            self.store.delete([self.key])
+        return False
+
+
+def take(params, check_mode=False, log=None):
+    """pg_backup's whole run, for the module and the scheduled backup: a backup, then retention.
+
+    Returns the module's result; check mode connects and reports the backup
+    it would take and what retention would delete.
+    """
+    server = pgtools.Server(params)
+    store = s3.Store(s3.client(params), params['bucket'], s3_extra_args(params))
+    store.check_bucket()
+    if check_mode:
+        plan(params, server)
+        pending = catalog.new_id(params['kind'])
+        expired, aborted = catalog.apply_retention(store, params['prefix'], params['retention'], True, pending)
+        return dict(changed=True, backup_id=pending, expired=expired, aborted_uploads=aborted)
+    with interruptible():
+        manifest = run_backup(params, server, store, log)
+    expired, aborted = catalog.apply_retention(store, params['prefix'], params['retention'])
+    return dict(changed=True, backup_id=manifest['id'], manifest=manifest, expired=expired, aborted_uploads=aborted)
 
 
 def s3_extra_args(params):
@@ -103,23 +171,25 @@ def run_backup(params, server, store, log=None):
                     objects=[])
     manifest['tool_versions']['python'] = sys.version.split()[0]
     manifest['start_lsn'] = server.lsn() if params['kind'] == 'logical' else None
-    try:
-        _take(params, objects, tools, server, store, manifest, log)
-    except BaseException:
-        # Whole objects of a backup that failed later: no manifest names them, delete them too.
-        done = [catalog.key(params['prefix'], backup_id, o['name']) for o in manifest['objects']]
-        with contextlib.suppress(BackupError):
-            store.delete(done)
-        raise
-    if params['kind'] == 'logical':
-        manifest['end_lsn'] = server.lsn()
-    # Parts first: a restore by a version that does not know them (format 1)
-    # takes the first object of a database for its dump, and fails on a part.
-    manifest['objects'].sort(key=lambda o: (not o.get('table'), o['name']))
-    manifest.update(end_time=catalog.utcnow().isoformat(), duration=round(time.monotonic() - clock, 3),
-                    raw_size=sum(o['raw_size'] for o in manifest['objects']),
-                    stored_size=sum(o['stored_size'] for o in manifest['objects']))
-    store.put(catalog.key(params['prefix'], backup_id, catalog.MANIFEST), catalog.manifest_bytes(manifest))
+    with Lease(store, params['prefix'], backup_id) as lease:
+        try:
+            _take(params, objects, tools, server, store, manifest, log)
+            lease.confirm()
+        except BaseException:
+            # Whole objects of a backup that failed later: no manifest names them, delete them too.
+            done = [catalog.key(params['prefix'], backup_id, o['name']) for o in manifest['objects']]
+            with contextlib.suppress(BackupError):
+                store.delete(done)
+            raise
+        if params['kind'] == 'logical':
+            manifest['end_lsn'] = server.lsn()
+        # Parts first: a restore by a version that does not know them (format 1)
+        # takes the first object of a database for its dump, and fails on a part.
+        manifest['objects'].sort(key=lambda o: (not o.get('table'), o['name']))
+        manifest.update(end_time=catalog.utcnow().isoformat(), duration=round(time.monotonic() - clock, 3),
+                        raw_size=sum(o['raw_size'] for o in manifest['objects']),
+                        stored_size=sum(o['stored_size'] for o in manifest['objects']))
+        store.put(catalog.key(params['prefix'], backup_id, catalog.MANIFEST), catalog.manifest_bytes(manifest))
     return manifest
 
 
@@ -158,8 +228,8 @@ def _store(params, store, manifest, name, argv, env, log, entry, crew=None):
     log('%s: %s' % (manifest['id'], name))
     encoder = codec.encoder(params['compression'], params.get('compression_level'),
                             params.get('encryption_passphrase'))
-    with StreamUpload(store, catalog.key(params['prefix'], manifest['id'], name),
-                      params['part_size_mb'] * MIB) as upload:
+    with s3.StreamUpload(store, catalog.key(params['prefix'], manifest['id'], name),
+                         params['part_size_mb'] * MIB) as upload:
         with (crew.command if crew else pgtools.Command)(argv, env) as command:
             raw = stream_object(command, upload, encoder)
             messages = command.wait()

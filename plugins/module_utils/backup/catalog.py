@@ -6,6 +6,12 @@
 
 A backup lives under ``<prefix>/<id>/``; it is complete when
 ``<prefix>/<id>/manifest.json`` exists, which is written last.
+
+A running backup holds a lease, ``<prefix>/<id>/.lease.json``, written
+before its first object and renewed every LEASE_RENEW seconds until its
+manifest is written; the lease says until when it holds, by the clock of
+the host that took it. Retention leaves a backup with a live lease alone,
+its open uploads included, whatever the endpoint's clock says of them.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +25,11 @@ import os
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
 MANIFEST = 'manifest.json'
+LEASE = '.lease.json'
+# A lease holds LEASE_SECONDS from its last renewal, renewed every LEASE_RENEW
+# seconds: the hosts' clocks may differ by LEASE_SECONDS - LEASE_RENEW.
+LEASE_SECONDS = 600
+LEASE_RENEW = 60
 # 2: a logical backup's large tables may be stored in parts (objects that name a table).
 FORMAT_VERSION = 2
 ID_FORMAT = '%Y%m%dT%H%M%SZ'
@@ -91,8 +102,10 @@ def list_backups(store, prefix, now=None):
         item = dict(id=backup_id, kind=backup_id.split('-')[1] if backup_id.count('-') >= 2 else 'unknown',
                     time=started.isoformat(), age_seconds=int((now - started).total_seconds()),
                     stored_size=entry['stored_size'], objects=entry['objects'],
-                    status='complete' if entry['manifest'] else 'incomplete')
-        if entry['manifest']:
+                    status='complete' if entry['manifest'] else 'incomplete', running=False)
+        if not entry['manifest']:
+            item['running'] = lease_alive(store, prefix, backup_id, now)
+        else:
             manifest = read_manifest(store, prefix, backup_id)
             item.update(kind=manifest['kind'], databases=manifest.get('databases', []),
                         size=manifest.get('raw_size'), duration=manifest.get('duration'),
@@ -133,8 +146,12 @@ def select_expired(backups, keep_last=0, keep_daily=0, keep_weekly=0, keep_month
     A backup is kept when it is one of the newest keep_last, or the newest of
     one of the newest keep_daily days (weeks, months) that have one. The newest
     complete backup is always kept. Incomplete backups older than it are
-    expired too: they are leftovers of failed runs, never a running one.
+    expired too, unless they are running (a live lease).
     """
+    for name, count in (('keep_last', keep_last), ('keep_daily', keep_daily), ('keep_weekly', keep_weekly),
+                        ('keep_monthly', keep_monthly)):
+        if count < 0:
+            raise BackupError('retention.%s must be 0 or more, not %d' % (name, count))
     complete = sorted((b for b in backups if b['status'] == 'complete'), key=lambda b: b['id'], reverse=True)
     if not complete:
         return [], {}
@@ -152,7 +169,8 @@ def select_expired(backups, keep_last=0, keep_daily=0, keep_weekly=0, keep_month
             seen.append(bucket)
             reasons.setdefault(item['id'], []).append(period)
     expired = [b['id'] for b in complete if b['id'] not in reasons]
-    expired += [b['id'] for b in backups if b['status'] == 'incomplete' and b['id'] < complete[0]['id']]
+    expired += [b['id'] for b in backups if b['status'] == 'incomplete' and not b.get('running')
+                and b['id'] < complete[0]['id']]
     return sorted(expired), reasons
 
 
@@ -168,10 +186,48 @@ def delete_backups(store, prefix, backup_ids):
             store.delete(rest)
 
 
-def stale_uploads(store, prefix, older_than_seconds, now=None):
+def lease_bytes(backup_id, host, now=None):
+    """A lease of backup_id that holds LEASE_SECONDS from now."""
     now = now or utcnow()
-    return [u for u in store.uploads(base(prefix))
-            if (now - u['initiated']).total_seconds() > older_than_seconds]
+    return json.dumps(dict(id=backup_id, host=host, pid=os.getpid(), renewed=now.isoformat(),
+                           expires=(now + datetime.timedelta(seconds=LEASE_SECONDS)).isoformat())).encode('utf-8')
+
+
+def lease_alive(store, prefix, backup_id, now=None):
+    """Whether backup_id holds a lease that has not expired by now (this host's clock)."""
+    try:
+        lease = json.loads(store.get(key(prefix, backup_id, LEASE)).decode('utf-8'))
+        expires = datetime.datetime.fromisoformat(lease['expires'])
+    except BackupError:
+        return False  # no lease: a finished run, or one of a version without leases
+    except (ValueError, KeyError, TypeError):
+        return True  # a lease this code cannot read: better kept than a running backup lost
+    return expires > (now or utcnow())
+
+
+def stale_uploads(store, prefix, older_than_seconds, now=None):
+    """The open uploads of backups that are not running and began older_than_seconds ago.
+
+    The age is the backup id's (the clock of the host that took it), not the
+    endpoint's date of the upload; keys that are not a backup's are left alone.
+    """
+    now = now or utcnow()
+    start = base(prefix)
+    running = {}
+    found = []
+    for upload in store.uploads(start):
+        backup_id = upload['key'][len(start):].partition('/')[0]
+        try:
+            started = id_time(backup_id)
+        except ValueError:
+            continue
+        if (now - started).total_seconds() <= older_than_seconds:
+            continue
+        if backup_id not in running:
+            running[backup_id] = lease_alive(store, prefix, backup_id, now)
+        if not running[backup_id]:
+            found.append(upload)
+    return found
 
 
 def apply_retention(store, prefix, rules, check_mode=False, pending_id=None):

@@ -2,8 +2,8 @@
 # Copyright (c) aiplatform.infra contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Shared pieces of the backup code: its error, the options every backup
-module takes, and the third-party imports it needs.
+"""Shared pieces of the backup code: its error and the third-party imports
+it needs (the options are in options.py).
 
 Nothing here imports Ansible: the scheduled backup (roles/postgresql_backup)
 runs this package on the database host without it.
@@ -56,30 +56,3 @@ def missing_libraries(params):
     if params.get('encryption_passphrase'):
         needed.append('cryptography')
     return [(name, LIBRARIES[name]) for name in needed if LIBRARIES[name]]
-
-
-def s3_argument_spec():
-    """Options of every module that reads or writes a backup location."""
-    return dict(
-        bucket=dict(type='str', required=True),
-        prefix=dict(type='str', default='postgresql'),
-        endpoint_url=dict(type='str'),
-        region=dict(type='str', default='us-east-1'),
-        access_key=dict(type='str', no_log=True),
-        secret_key=dict(type='str', no_log=True),
-        session_token=dict(type='str', no_log=True),
-        ca_bundle=dict(type='path'),
-        validate_certs=dict(type='bool', default=True),
-        encryption_passphrase=dict(type='str', no_log=True),
-    )
-
-
-def postgres_argument_spec():
-    """Options of the modules that talk to a PostgreSQL server."""
-    return dict(
-        login_host=dict(type='str', default='/var/run/postgresql'),
-        login_port=dict(type='int', default=5432),
-        login_user=dict(type='str', default='postgres'),
-        login_password=dict(type='str', no_log=True),
-        bin_dir=dict(type='path'),
-    )

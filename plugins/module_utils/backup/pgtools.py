@@ -50,23 +50,27 @@ class Server(object):
 
     def env(self):
         env = dict(os.environ, PGHOST=self.params['login_host'], PGPORT=str(self.params['login_port']),
-                   PGUSER=self.params['login_user'], PGAPPNAME='aiplatform-backup')
+                   PGUSER=self.params['login_user'], PGAPPNAME='aiplatform-backup',
+                   PGCONNECT_TIMEOUT=str(self.params['connect_timeout']))
         if self.params.get('login_password'):
             env['PGPASSWORD'] = self.params['login_password']
         return env
 
     def connect(self, dbname='postgres', autocommit=True):
+        # Keepalives: a server that vanishes mid-query (a dropped route) fails
+        # the connection within about a minute instead of never.
         kwargs = dict(host=self.params['login_host'], port=self.params['login_port'],
                       user=self.params['login_user'], dbname=dbname, autocommit=autocommit,
-                      connect_timeout=10, application_name='aiplatform-backup')
+                      connect_timeout=self.params['connect_timeout'], application_name='aiplatform-backup',
+                      keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
         if self.params.get('login_password'):
             kwargs['password'] = self.params['login_password']
         try:
             return psycopg.connect(**kwargs)
         except psycopg.Error as exc:
-            raise BackupError('PostgreSQL at %s:%s does not accept the connection as %s: %s' % (
+            raise BackupError('PostgreSQL at %s:%s does not accept the connection as %s (connect_timeout=%s s): %s' % (
                 self.params['login_host'], self.params['login_port'], self.params['login_user'],
-                ' '.join(str(exc).split())))
+                self.params['connect_timeout'], ' '.join(str(exc).split())))
 
     def query(self, statement, dbname='postgres', args=None):
         with self.connect(dbname) as conn:

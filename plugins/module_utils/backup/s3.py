@@ -14,18 +14,22 @@ import hashlib
 import threading
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup.options import S3_ATTEMPTS
 
 try:
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError,
+                                     ParamValidationError, ReadTimeoutError)
 except ImportError:
     boto3 = None
-    BotoCoreError = ClientError = Exception
+    BotoCoreError = ClientError = ConnectTimeoutError = EndpointConnectionError = Exception
+    ParamValidationError = ReadTimeoutError = Exception
 
 MIN_PART = 5 * 1024 * 1024
 _CAUSES = {
     'NoSuchBucket': 'no such bucket %(bucket)r: create it or fix the bucket option',
+    'InvalidBucketName': 'the endpoint refuses the bucket name %(bucket)r: fix the bucket option',
     'AccessDenied': 'access denied to bucket %(bucket)r: check the key\'s policy',
     'InvalidAccessKeyId': 'the access key is not known to the endpoint: check access_key',
     'SignatureDoesNotMatch': 'the secret key does not match the access key: check secret_key',
@@ -37,22 +41,39 @@ _CAUSES = {
 }
 
 
-def translate(exc, bucket, key=''):
-    """A BackupError naming the cause of a boto error, never a secret."""
+def translate(exc, bucket, key='', where=None):
+    """A BackupError naming the cause of a boto error, never a secret.
+
+    where: the endpoint and its timeouts (Store.where), named in the
+    messages of the errors that are the endpoint's.
+    """
+    where = where or dict(endpoint='of AWS', connect=None, read=None)
     if isinstance(exc, ClientError):
         code = str(exc.response.get('Error', {}).get('Code', ''))
         if code in _CAUSES:
             return BackupError(_CAUSES[code] % dict(bucket=bucket, key=key))
         return BackupError('S3 error %s on bucket %r: %s' % (code, bucket, exc.response.get('Error', {}).get('Message', '')))
-    return BackupError('cannot reach the S3 endpoint: %s' % exc)
+    if isinstance(exc, ConnectTimeoutError):
+        return BackupError('the S3 endpoint %s accepted no connection within s3_connect_timeout=%s s, %d attempts: '
+                           'is it up, and does a firewall drop the traffic?'
+                           % (where['endpoint'], where['connect'], S3_ATTEMPTS))
+    if isinstance(exc, ReadTimeoutError):
+        return BackupError('the S3 endpoint %s sent no answer within s3_read_timeout=%s s, %d attempts'
+                           % (where['endpoint'], where['read'], S3_ATTEMPTS))
+    if isinstance(exc, ParamValidationError):
+        return BackupError('S3 refuses the request before sending it: %s' % ' '.join(str(exc).split()))
+    if isinstance(exc, EndpointConnectionError):
+        return BackupError('cannot reach the S3 endpoint %s: %s' % (where['endpoint'], exc))
+    return BackupError('S3 request to %s failed: %s' % (where['endpoint'], exc))
 
 
 def client(params):
-    """A boto3 S3 client from the module options."""
+    """A boto3 S3 client from the options: every request bounded by the timeouts, S3_ATTEMPTS attempts."""
+    config = Config(retries=dict(total_max_attempts=S3_ATTEMPTS, mode='standard'), s3=dict(addressing_style='path'),
+                    connect_timeout=params['s3_connect_timeout'], read_timeout=params['s3_read_timeout'])
     kwargs = dict(region_name=params['region'], endpoint_url=params.get('endpoint_url'),
                   aws_access_key_id=params.get('access_key'), aws_secret_access_key=params.get('secret_key'),
-                  aws_session_token=params.get('session_token'),
-                  config=Config(retries=dict(max_attempts=5, mode='standard'), s3=dict(addressing_style='path')))
+                  aws_session_token=params.get('session_token'), config=config)
     if not params.get('validate_certs', True):
         kwargs['verify'] = False
     elif params.get('ca_bundle'):
@@ -67,12 +88,16 @@ class Store(object):
         self.s3 = s3
         self.bucket = bucket
         self.extra_args = dict(extra_args or {})
+        meta = getattr(s3, 'meta', None)
+        self.where = dict(endpoint=getattr(meta, 'endpoint_url', None) or 'of AWS',
+                          connect=getattr(getattr(meta, 'config', None), 'connect_timeout', None),
+                          read=getattr(getattr(meta, 'config', None), 'read_timeout', None))
 
     def _call(self, method, key='', **kwargs):
         try:
             return getattr(self.s3, method)(Bucket=self.bucket, **kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, self.bucket, key)
+            raise translate(exc, self.bucket, key, self.where)
 
     def check_bucket(self):
         """Lists one key: unlike HEAD, the answer names the cause (credentials, no bucket)."""
@@ -94,10 +119,16 @@ class Store(object):
                 return found
 
     def uploads(self, prefix):
-        """Open multipart uploads under prefix as dicts of key, upload_id, initiated."""
-        page = self._call('list_multipart_uploads', prefix, Prefix=prefix)
-        return [dict(key=u['Key'], upload_id=u['UploadId'], initiated=u['Initiated'])
-                for u in page.get('Uploads', [])]
+        """Open multipart uploads under prefix as dicts of key, upload_id, initiated, every page of them."""
+        found = []
+        markers = {}
+        while True:
+            page = self._call('list_multipart_uploads', prefix, Prefix=prefix, **markers)
+            found += [dict(key=u['Key'], upload_id=u['UploadId'], initiated=u['Initiated'])
+                      for u in page.get('Uploads', [])]
+            if not page.get('IsTruncated'):
+                return found
+            markers = dict(KeyMarker=page['NextKeyMarker'], UploadIdMarker=page['NextUploadIdMarker'])
 
     def abort(self, key, upload_id):
         self._call('abort_multipart_upload', key, Key=key, UploadId=upload_id)
@@ -121,7 +152,7 @@ class Store(object):
                     return
                 yield chunk
         except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, self.bucket, key)
+            raise translate(exc, self.bucket, key, self.where)
 
 
 class StreamUpload(object):

@@ -13,59 +13,21 @@ import json
 import os
 import tempfile
 
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import options
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
-# Keys of the configuration file, with their types; None means optional.
-CONFIG = dict(
-    kind=(str, 'logical'), databases=(list, ['all']), globals=(bool, False), compression=(str, 'zstd'),
-    compression_level=(int, None), part_size_mb=(int, 16), jobs=(int, 2), split_min_mb=(int, 128),
-    storage_class=(str, None),
-    server_side_encryption=(str, None), sse_kms_key_id=(str, None), bucket=(str, None), prefix=(str, 'postgresql'),
-    endpoint_url=(str, None), region=(str, 'us-east-1'), access_key=(str, None), secret_key=(str, None),
-    session_token=(str, None), ca_bundle=(str, None), validate_certs=(bool, True), encryption_passphrase=(str, None),
-    login_host=(str, '/var/run/postgresql'), login_port=(int, 5432), login_user=(str, 'postgres'),
-    login_password=(str, None), bin_dir=(str, None), retention=(dict, None),
-)
-CHOICES = dict(kind=('logical', 'physical'), compression=('zstd', 'gzip', 'none'),
-               server_side_encryption=(None, 'AES256', 'aws:kms'))
-RETENTION_KEYS = ('keep_last', 'keep_daily', 'keep_weekly', 'keep_monthly', 'stale_upload_hours')
 METRIC = 'aiplatform_pg_backup_'
 
 
 def load_config(text):
-    """The configuration as pg_backup's params, with defaults; BackupError names a bad key."""
+    """The configuration file as pg_backup's params (options.load); BackupError names a bad option."""
     try:
         raw = json.loads(text)
     except ValueError as exc:
         raise BackupError('the configuration is not JSON: %s' % exc)
-    raw.pop('_managed', None)  # the "managed by Ansible" note; JSON has no comments
-    unknown = sorted(set(raw) - set(CONFIG))
-    if unknown:
-        raise BackupError('unknown configuration keys: %s' % ', '.join(unknown))
-    params = {}
-    for name, (kind, default) in CONFIG.items():
-        value = raw.get(name, default)
-        if value is not None and not isinstance(value, kind):
-            raise BackupError('%s must be a %s' % (name, kind.__name__))
-        params[name] = value
-    for name, allowed in CHOICES.items():
-        if params[name] not in allowed:
-            raise BackupError('%s must be one of %s' % (name, ', '.join(str(a) for a in allowed if a)))
-    if not params['bucket']:
-        raise BackupError('bucket is required')
-    if params['part_size_mb'] < 5:
-        raise BackupError('part_size_mb must be 5 or more')
-    if params['jobs'] < 1 or params['split_min_mb'] < 0:
-        raise BackupError('jobs must be 1 or more and split_min_mb 0 or more')
-    if params['retention'] is not None:
-        rules = dict((k, 0) for k in RETENTION_KEYS[:4])
-        rules['stale_upload_hours'] = 24
-        for name, value in params['retention'].items():
-            if name not in rules or not isinstance(value, int):
-                raise BackupError('retention.%s is not an integer rule (%s)' % (name, ', '.join(RETENTION_KEYS)))
-            rules[name] = value
-        params['retention'] = rules
-    return params
+    if isinstance(raw, dict):
+        raw.pop('_managed', None)  # the "managed by Ansible" note; JSON has no comments
+    return options.load(options.PROGRAM, raw)
 
 
 def update_state(state, now, manifest=None, expired=(), error=None):

@@ -19,20 +19,18 @@ import time
 # The collection's backup module_utils are installed next to this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import (  # noqa: E402
-    backup, catalog, pgtools, s3, schedule)
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import backup, schedule  # noqa: E402
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError  # noqa: E402
 
 
 def run(params):
-    store = s3.Store(s3.client(params), params['bucket'], backup.s3_extra_args(params))
-    store.check_bucket()
-    with backup.interruptible():
-        manifest = backup.run_backup(params, pgtools.Server(params), store, log=print)
-    expired, aborted = catalog.apply_retention(store, params['prefix'], params['retention'])
+    """pg_backup's run (backup.take), its summary printed to the journal."""
+    result = backup.take(params, log=print)
+    manifest = result['manifest']
     print('backup %s complete: %d bytes stored in %.1f s; retention deleted %s; aborted uploads %s' % (
-        manifest['id'], manifest['stored_size'], manifest['duration'], expired or 'none', aborted or 'none'))
-    return manifest, expired
+        manifest['id'], manifest['stored_size'], manifest['duration'], result['expired'] or 'none',
+        result['aborted_uploads'] or 'none'))
+    return manifest, result['expired']
 
 
 def main():

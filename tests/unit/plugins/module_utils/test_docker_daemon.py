@@ -137,7 +137,14 @@ class FakeRun:
         return self.validate_rc, '', self.validate_err
 
 
-NEW_HELP = '      --validate                              Validate daemon configuration and exit\n'
+NEW_HELP = ('      --data-root string                      Root directory of persistent Docker state\n'
+            '      --validate                              Validate daemon configuration and exit\n')
+
+
+def test_a_binary_that_is_not_dockerd_is_named():
+    run = FakeRun('Usage: true [ignored command line arguments]\n')
+    with pytest.raises(DaemonConfigError, match='/bin/true is not dockerd: its --help names no daemon option'):
+        Dockerd(run, '/bin/true').validate('/tmp/c.json', {'debug': True})
 
 
 def test_dockerd_uses_validate_flag_when_present():

@@ -95,3 +95,13 @@ def test_present_needs_settings(tmp_path, capsys):
     result = run(tmp_path, capsys, name='10-defaults')
     assert result['failed'] is True
     assert 'settings' in result['msg']
+
+
+@pytest.mark.parametrize('binary, words', [
+    ('/nonexistent/dockerd', 'dockerd_path /nonexistent/dockerd is not an executable file'),
+    ('/bin/true', '/bin/true is not dockerd: its --help names no daemon option'),
+])
+def test_a_missing_or_wrong_dockerd_is_named(tmp_path, capsys, binary, words):
+    result = run(tmp_path, capsys, name='10-defaults', settings={'debug': True}, validate=True, dockerd_path=binary)
+    assert result['failed'] is True and result['msg'].startswith(words)
+    assert not (tmp_path / 'daemon.json').exists()

@@ -70,3 +70,20 @@ def test_a_missing_tool_fails_its_check_in_one_result(capsys, monkeypatch, tmp_p
     result = run(capsys, systemd=[dict(unit='ssh.service')], fail_on='never')
     assert result['checks'][0]['status'] == 'fail'
     assert 'FileNotFoundError' in result['checks'][0]['reason']
+
+
+@pytest.mark.parametrize('args, words', [
+    (dict(tcp=[dict(port=22, timeout=-1)]), 'tcp[0].timeout must be above 0 seconds, not -1'),
+    (dict(disk=[dict(path='/', space_warn_pct=96, space_fail_pct=95)]),
+     'disk[0].space_warn_pct (96.0) must be at most disk[0].space_fail_pct (95.0): the warning comes first'),
+    (dict(http=[dict(url='https://x', cert_days_warn=3, cert_days_fail=7)]),
+     'http[0].cert_days_warn (3.0) must be at least http[0].cert_days_fail (7.0)'),
+    (dict(disk=[dict(path='/', inodes_fail_pct=101)]), 'disk[0].inodes_fail_pct must be between 0 and 100, not 101'),
+    (dict(gpu=dict(temperature_warn=95)), 'gpu.temperature_warn (95) must be at most gpu.temperature_fail (90)'),
+    (dict(tcp=[dict(port=70000)]), 'tcp[0].port must be between 1 and 65535, not 70000'),
+    (dict(http=[dict(url='http://x', status=[200, 42])]), 'http[0].status 42 is not an HTTP status'),
+])
+def test_options_out_of_range_fail_before_any_check_and_name_the_option(capsys, args, words):
+    result = run(capsys, **args)
+    assert result['failed'] is True and words in result['msg']
+    assert 'checks' not in result

@@ -53,15 +53,21 @@ def test_wrong_credentials_fail_clearly_and_hide_the_secrets(capsys, monkeypatch
     assert SECRET not in json.dumps(result)
 
 
-def test_part_size_below_the_s3_minimum_is_refused(capsys):
-    result = run(capsys, pg_backup, bucket='bk', part_size_mb=4)
-    assert result['failed'] is True and 'part_size_mb must be 5 or more' in result['msg']
-
-
-@pytest.mark.parametrize('args', [dict(jobs=0), dict(split_min_mb=-1)])
-def test_no_jobs_or_a_negative_split_size_is_refused(capsys, args):
-    result = run(capsys, pg_backup, bucket='bk', **args)
-    assert result['failed'] is True and result['msg'] == 'jobs must be 1 or more and split_min_mb 0 or more'
+@pytest.mark.parametrize('args, message', [
+    (dict(part_size_mb=4), 'part_size_mb must be between 5 and 5120, not 4 (S3 parts are 5 MiB to 5 GiB)'),
+    (dict(part_size_mb=99999999), 'part_size_mb must be between 5 and 5120, not 99999999'),
+    (dict(jobs=0), 'jobs must be between 1 and 64, not 0'),
+    (dict(jobs=100000), 'jobs must be between 1 and 64, not 100000'),
+    (dict(split_min_mb=-1), 'split_min_mb must be 0 or more, not -1'),
+    (dict(retention=dict(keep_last=-1)), 'retention.keep_last must be 0 or more, not -1'),
+    (dict(bucket='my bucket'), "bucket 'my bucket' is not valid: a bucket name is 1 to 255 letters"),
+    (dict(retention=0), 'retention must be a dict, not int'),
+    (dict(login_port=[2 ** 64, 0, 0]), 'login_port must be an int, not list'),
+])
+def test_values_out_of_range_are_refused_before_any_request(capsys, monkeypatch, args, message):
+    monkeypatch.setattr(s3, 'client', lambda params: pytest.fail('a request was made'))
+    result = run(capsys, pg_backup, **dict(dict(bucket='bk'), **args))
+    assert result['failed'] is True and result['msg'].startswith(message)
 
 
 def test_kms_needs_a_key(capsys):

@@ -90,10 +90,16 @@ class FakeS3(object):
         self._check(Bucket, 'abort_multipart_upload')
         self.uploads.pop(UploadId)
 
-    def list_multipart_uploads(self, Bucket, Prefix):
+    def list_multipart_uploads(self, Bucket, Prefix, KeyMarker='', UploadIdMarker='', MaxUploads=2):
+        """Pages of MaxUploads uploads in (key, upload id) order, after the markers, as S3 pages them."""
         self._check(Bucket, 'list_multipart_uploads')
-        return {'Uploads': [{'Key': u['key'], 'UploadId': i, 'Initiated': u['initiated']}
-                            for i, u in self.uploads.items() if u['key'].startswith(Prefix)]}
+        found = sorted((u['key'], i) for i, u in self.uploads.items()
+                       if u['key'].startswith(Prefix) and (u['key'], i) > (KeyMarker, UploadIdMarker))
+        page = {'Uploads': [{'Key': k, 'UploadId': i, 'Initiated': self.uploads[i]['initiated']}
+                            for k, i in found[:MaxUploads]], 'IsTruncated': len(found) > MaxUploads}
+        if page['IsTruncated']:
+            page.update(NextKeyMarker=found[MaxUploads - 1][0], NextUploadIdMarker=found[MaxUploads - 1][1])
+        return page
 
 
 class FakeCopy(object):

@@ -60,7 +60,7 @@ def test_logical_backup_streams_and_writes_the_manifest_last(fake_s3, store, bin
     assert keys == sorted(catalog.key('pg', manifest['id'], n) for n in (
         'db-appdb.dump' + codec.object_suffix('zstd', bool(passphrase)),
         'globals.sql' + codec.object_suffix('zstd', bool(passphrase)), 'manifest.json'))
-    assert fake_s3.calls[-1] == 'put_object'  # the manifest
+    assert fake_s3.calls[-2:] == ['put_object', 'delete_objects']  # the manifest, then the lease released
     stored = json.loads(fake_s3.objects[catalog.key('pg', manifest['id'], 'manifest.json')])
     assert stored['objects'][0]['raw_size'] == 12000000
     assert stored['objects'][0]['stored_size'] < 100000
@@ -89,6 +89,37 @@ def test_a_later_failure_deletes_the_objects_already_stored(fake_s3, store, bin_
     with pytest.raises(BackupError, match='exit 3'):
         backup.run_backup(_params(tools), fake_server(['a', 'b']), store)
     assert fake_s3.objects == {}
+
+
+def test_the_lease_comes_before_every_object_and_goes_after_the_manifest(fake_s3, store, bin_dir, fake_server):
+    seen = []
+    put = fake_s3.put_object
+    fake_s3.put_object = lambda **kwargs: (seen.append(kwargs['Key'].rsplit('/', 1)[1]), put(**kwargs))
+    manifest = backup.run_backup(_params(_tools(bin_dir), databases=['appdb']), fake_server(), store)
+    assert seen[0] == catalog.LEASE and seen[-1] == 'manifest.json'
+    assert catalog.key('pg', manifest['id'], catalog.LEASE) not in fake_s3.objects
+
+
+def test_the_lease_is_renewed_and_a_lapsed_one_is_reported(fake_s3, store):
+    with backup.Lease(store, 'pg', 'x', renew=0.05, hold=0.3) as lease:
+        first = fake_s3.modified['pg/x/' + catalog.LEASE]
+        time.sleep(0.2)
+        assert fake_s3.modified['pg/x/' + catalog.LEASE] > first
+        lease.confirm()
+        fake_s3.denied = 'AccessDenied'  # the endpoint stops taking the renewals
+        time.sleep(0.35)
+        with pytest.raises(BackupError, match='the lease of backup x was last renewed 0 s ago .it holds 0 s.'):
+            lease.confirm()
+        fake_s3.denied = None
+
+
+def test_a_lapsed_lease_writes_no_manifest_and_leaves_nothing(fake_s3, store, bin_dir, fake_server, monkeypatch):
+    def lapsed(lease):
+        raise BackupError('the lease of backup %s lapsed' % lease.backup_id)
+    monkeypatch.setattr(backup.Lease, 'confirm', lapsed)
+    with pytest.raises(BackupError, match='lapsed'):
+        backup.run_backup(_params(_tools(bin_dir), databases=['appdb']), fake_server(), store)
+    assert fake_s3.objects == {} and fake_s3.uploads == {}
 
 
 def test_sigterm_midway_aborts_the_upload_and_stops_the_dump(fake_s3, store, bin_dir, tmp_path, fake_server):

@@ -119,8 +119,53 @@ def test_delete_removes_the_manifest_first(fake_s3, store):
     assert len(deletes) == 2
 
 
-def test_stale_uploads(fake_s3, store):
-    fake_s3.create_multipart_upload(Bucket='bk', Key='pg/x/a')
-    later = datetime.datetime.now(UTC) + datetime.timedelta(hours=2)
-    assert catalog.stale_uploads(store, 'pg', 3600) == []
-    assert [u['key'] for u in catalog.stale_uploads(store, 'pg', 3600, later)] == ['pg/x/a']
+def _lease(fake_s3, backup_id, expires):
+    fake_s3.put_object(Bucket='bk', Key='pg/%s/%s' % (backup_id, catalog.LEASE),
+                       Body=json.dumps(dict(id=backup_id, expires=expires.isoformat())).encode())
+
+
+def test_stale_uploads_go_by_the_backup_id_and_spare_running_backups(fake_s3, store):
+    now = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    dead, running, fresh = _id('20261126T080000Z'), _id('20261126T090000Z'), _id('20261126T115900Z')
+    for backup_id in (dead, running, fresh):
+        fake_s3.create_multipart_upload(Bucket='bk', Key='pg/%s/db.dump' % backup_id)
+    fake_s3.create_multipart_upload(Bucket='bk', Key='pg/not-a-backup/a')
+    for upload in fake_s3.uploads.values():  # an endpoint that dates its uploads oddly, as moto does
+        upload['initiated'] = datetime.datetime(2010, 1, 1, tzinfo=UTC)
+    _lease(fake_s3, running, now + datetime.timedelta(minutes=5))
+    _lease(fake_s3, dead, now - datetime.timedelta(minutes=1))  # a killed run's lease, expired
+    assert [u['key'] for u in catalog.stale_uploads(store, 'pg', 3600, now)] == ['pg/%s/db.dump' % dead]
+    assert catalog.stale_uploads(store, 'pg', 5 * 3600, now) == []
+
+
+def test_every_page_of_open_uploads_is_read(fake_s3, store):
+    ids = [_id('20261126T0%d0000Z' % n) for n in range(5)]
+    for backup_id in ids:
+        fake_s3.create_multipart_upload(Bucket='bk', Key='pg/%s/db.dump' % backup_id)
+    later = datetime.datetime(2026, 11, 27, tzinfo=UTC)
+    assert sorted(u['key'] for u in catalog.stale_uploads(store, 'pg', 3600, later)) == [
+        'pg/%s/db.dump' % i for i in ids]
+    assert fake_s3.calls.count('list_multipart_uploads') == 3  # pages of 2
+
+
+def test_a_running_backup_is_listed_as_running_and_retention_leaves_it(fake_s3, store):
+    now = catalog.utcnow()
+    older, newer = _id('20261101T000000Z'), _id('20261102T000000Z')
+    running, dead = _id('20261101T060000Z'), _id('20261101T070000Z')
+    _put(fake_s3, older, ['a'])
+    _put(fake_s3, newer, ['a'])
+    _put(fake_s3, running, ['a'], manifest=False)
+    _put(fake_s3, dead, ['a'], manifest=False)
+    _lease(fake_s3, running, now + datetime.timedelta(minutes=5))
+    listed = dict((b['id'], b['running']) for b in catalog.list_backups(store, 'pg'))
+    assert listed == {older: False, running: True, dead: False, newer: False}
+    expired, _aborted = catalog.apply_retention(store, 'pg', dict(keep_last=1, keep_daily=0, keep_weekly=0,
+                                                                  keep_monthly=0, stale_upload_hours=0))
+    assert expired == [older, dead]
+    assert sorted(set(k.split('/')[1] for k in fake_s3.objects)) == [running, newer]
+
+
+@pytest.mark.parametrize('rule', ['keep_last', 'keep_daily', 'keep_weekly', 'keep_monthly'])
+def test_a_negative_count_is_refused_and_deletes_nothing(rule):
+    with pytest.raises(BackupError, match='retention.%s must be 0 or more, not -1' % rule):
+        catalog.select_expired(_complete('20261101T000000Z', '20261102T000000Z'), **{rule: -1})

@@ -8,11 +8,14 @@ __metaclass__ = type
 
 import hashlib
 import os
+import socket
+import time
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import (ClientError, ConnectTimeoutError, EndpointConnectionError, ParamValidationError,
+                                 ReadTimeoutError)
 
-from ansible_collections.aiplatform.infra.plugins.module_utils.backup import s3
+from ansible_collections.aiplatform.infra.plugins.module_utils.backup import options, s3
 from ansible_collections.aiplatform.infra.plugins.module_utils.backup.common import BackupError
 
 MIB = 1024 * 1024
@@ -101,8 +104,48 @@ def test_listing_follows_continuation(fake_s3, store):
     assert sorted(store.list('pg/')) == ['pg/' + n for n in 'abcde']
 
 
+def _params(**extra):
+    return dict(dict(region='eu-west-1', endpoint_url='http://127.0.0.1:9', access_key='a', secret_key='b',
+                     validate_certs=False, s3_connect_timeout=7, s3_read_timeout=11), **extra)
+
+
 def test_client_options():
-    client = s3.client(dict(region='eu-west-1', endpoint_url='http://127.0.0.1:9', access_key='a',
-                            secret_key='b', validate_certs=False))
+    client = s3.client(_params())
     assert client.meta.endpoint_url == 'http://127.0.0.1:9'
     assert client.meta.region_name == 'eu-west-1'
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (7, 11)
+    assert client.meta.config.retries['total_max_attempts'] == options.S3_ATTEMPTS
+
+
+@pytest.mark.parametrize('error, words', [
+    (ConnectTimeoutError(endpoint_url='http://10.0.0.1:9000'),
+     'the S3 endpoint http://127.0.0.1:9 accepted no connection within s3_connect_timeout=7 s, 3 attempts'),
+    (ReadTimeoutError(endpoint_url='http://10.0.0.1:9000'),
+     'the S3 endpoint http://127.0.0.1:9 sent no answer within s3_read_timeout=11 s, 3 attempts'),
+    (EndpointConnectionError(endpoint_url='http://10.0.0.1:9000'), 'cannot reach the S3 endpoint http://127.0.0.1:9'),
+    (ParamValidationError(report='Invalid bucket name "a b"'), 'S3 refuses the request before sending it: '
+                                                               'Parameter validation failed: Invalid bucket name'),
+])
+def test_endpoint_errors_name_the_endpoint_and_the_timeout(monkeypatch, error, words):
+    client = s3.client(_params())
+
+    def fail(**kwargs):
+        raise error
+    monkeypatch.setattr(client, 'list_objects_v2', fail)
+    with pytest.raises(BackupError) as caught:
+        s3.Store(client, 'bk').check_bucket()
+    assert str(caught.value).startswith(words)
+
+
+def test_a_silent_endpoint_fails_within_the_attempts_of_its_read_timeout():
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(8)  # accepts connections (the backlog) and never answers
+    try:
+        client = s3.client(_params(endpoint_url='http://127.0.0.1:%d' % listener.getsockname()[1], s3_read_timeout=1))
+        started = time.monotonic()
+        with pytest.raises(BackupError, match='sent no answer within s3_read_timeout=1 s, 3 attempts'):
+            s3.Store(client, 'bk').check_bucket()
+        assert time.monotonic() - started < options.S3_ATTEMPTS * 1 + 3 + 2
+    finally:
+        listener.close()

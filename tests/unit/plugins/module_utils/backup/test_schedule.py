@@ -26,14 +26,24 @@ def test_config_defaults_and_retention():
 
 @pytest.mark.parametrize('config, message', [
     ('not json', 'not JSON'),
-    ('{"bucket": "bk", "bukket": 1}', 'unknown configuration keys: bukket'),
+    ('[1]', 'the configuration must be an object'),
+    ('{"bucket": "bk", "bukket": 1}', r'unknown option bukket \(known: access_key, bin_dir'),
     ('{}', 'bucket is required'),
-    ('{"bucket": "bk", "part_size_mb": "16"}', 'part_size_mb must be a int'),
-    ('{"bucket": "bk", "part_size_mb": 4}', 'part_size_mb must be 5 or more'),
-    ('{"bucket": "bk", "jobs": 0}', 'jobs must be 1 or more and split_min_mb 0 or more'),
-    ('{"bucket": "bk", "split_min_mb": -1}', 'jobs must be 1 or more and split_min_mb 0 or more'),
+    ('{"bucket": "no such bucket"}', "bucket 'no such bucket' is not valid: a bucket name is 1 to 255 letters"),
+    ('{"bucket": "bk", "part_size_mb": "16"}', 'part_size_mb must be a int, not str'),
+    ('{"bucket": "bk", "part_size_mb": true}', 'part_size_mb must be a int, not bool'),
+    ('{"bucket": "bk", "part_size_mb": 4}', 'part_size_mb must be between 5 and 5120, not 4'),
+    ('{"bucket": "bk", "part_size_mb": 99999999}', r'part_size_mb must be between 5 and 5120, not 99999999 \(S3'),
+    ('{"bucket": "bk", "jobs": 0}', 'jobs must be between 1 and 64, not 0'),
+    ('{"bucket": "bk", "jobs": 100000}', 'jobs must be between 1 and 64, not 100000'),
+    ('{"bucket": "bk", "split_min_mb": -1}', 'split_min_mb must be 0 or more, not -1'),
+    ('{"bucket": "bk", "compression": "gzip", "compression_level": 12}', 'compression_level must be between 0 and 9'),
+    ('{"bucket": "bk", "databases": ["a", 1]}', 'databases must be a list of str'),
     ('{"bucket": "bk", "kind": "incremental"}', 'kind must be one of logical, physical'),
-    ('{"bucket": "bk", "retention": {"keep_yearly": 1}}', 'retention.keep_yearly is not an integer rule'),
+    ('{"bucket": "bk", "retention": {"keep_yearly": 1}}', 'unknown option retention.keep_yearly'),
+    ('{"bucket": "bk", "retention": {"keep_last": -1}}', 'retention.keep_last must be 0 or more, not -1'),
+    ('{"bucket": "bk", "retention": 3}', 'retention must be a dict, not int'),
+    ('{"bucket": "bk", "s3_connect_timeout": 0}', 's3_connect_timeout must be between 1 and 3600, not 0'),
 ])
 def test_bad_config_is_named(config, message):
     with pytest.raises(BackupError, match=message):
