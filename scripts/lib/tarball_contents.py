@@ -44,8 +44,8 @@ def main():
     for line in found:
         print('tarball: ' + line, file=sys.stderr)
     if not found:
-        print('tarball: %s, %d bytes, the collection only' % (os.path.basename(sys.argv[1]),
-                                                             os.path.getsize(sys.argv[1])))
+        name, size = os.path.basename(sys.argv[1]), os.path.getsize(sys.argv[1])
+        print('tarball: %s, %d bytes, the collection only' % (name, size))
     return 1 if found else 0
 
 
