@@ -47,7 +47,7 @@ class ActionModule(ActionBase):
 
         problems = crashing_options(ARGUMENT_SPEC, self._task.args)
         if problems:
-            raise AnsibleActionFail('; '.join(problems[name] for name in sorted(problems)))
+            raise AnsibleActionFail('; '.join(problems.values()))
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         if args['cache_valid_time'] is not None and args['cache_valid_time'] < 0:
             raise AnsibleActionFail('cache_valid_time must be 0 or more seconds, not %d' % args['cache_valid_time'])

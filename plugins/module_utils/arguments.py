@@ -26,7 +26,7 @@ def crashing_options(argument_spec, params, path=''):
     """{option: message} for the values that make ansible-core's validation raise, e.g. 'jobs must be an int, not list'.
 
     A suboption is named by its path (retention.keep_last); the key is the
-    top-level option that holds it.
+    top-level option that holds it. The options come in sorted order.
     """
     found = {}
     for name in sorted(params):
@@ -62,5 +62,5 @@ def ansible_module(argument_spec, **kwargs):
     if problems:
         safe = dict(argument_spec, **dict((name, dict(type='raw', no_log=True)) for name in problems))
         module = basic.AnsibleModule(argument_spec=safe, bypass_checks=True, supports_check_mode=True)
-        module.fail_json(msg='; '.join(problems[name] for name in sorted(problems)))
+        module.fail_json(msg='; '.join(problems.values()))
     return basic.AnsibleModule(argument_spec=argument_spec, **kwargs)

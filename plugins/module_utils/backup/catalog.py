@@ -205,15 +205,17 @@ def lease_alive(store, prefix, backup_id, now=None):
     return expires > (now or utcnow())
 
 
-def stale_uploads(store, prefix, older_than_seconds, now=None):
+def stale_uploads(store, prefix, older_than_seconds, now=None, running=None):
     """The open uploads of backups that are not running and began older_than_seconds ago.
 
     The age is the backup id's (the clock of the host that took it), not the
     endpoint's date of the upload; keys that are not a backup's are left alone.
+    running: {backup id: whether it is running} known already (list_backups's);
+    the lease of any other backup is read here.
     """
     now = now or utcnow()
     start = base(prefix)
-    running = {}
+    running = dict(running or {})
     found = []
     for upload in store.uploads(start):
         backup_id = upload['key'][len(start):].partition('/')[0]
@@ -242,7 +244,9 @@ def apply_retention(store, prefix, rules, check_mode=False, pending_id=None):
         backups.append(dict(id=pending_id, status='complete'))
     expired, _kept = select_expired(backups, rules['keep_last'], rules['keep_daily'],
                                     rules['keep_weekly'], rules['keep_monthly'])
-    stale = stale_uploads(store, prefix, rules['stale_upload_hours'] * 3600)
+    # A backup listed as not running cannot start running: its lease comes before its first object.
+    stale = stale_uploads(store, prefix, rules['stale_upload_hours'] * 3600,
+                          running=dict((b['id'], b['running']) for b in backups if 'running' in b))
     if not check_mode:
         delete_backups(store, prefix, expired)
         for upload in stale:

@@ -169,3 +169,18 @@ def test_a_running_backup_is_listed_as_running_and_retention_leaves_it(fake_s3, 
 def test_a_negative_count_is_refused_and_deletes_nothing(rule):
     with pytest.raises(BackupError, match='retention.%s must be 0 or more, not -1' % rule):
         catalog.select_expired(_complete('20261101T000000Z', '20261102T000000Z'), **{rule: -1})
+
+
+def test_retention_reads_each_lease_once(fake_s3, store):
+    backup_id = _id('20261101T060000Z')
+    _put(fake_s3, _id('20261101T000000Z'), ['a'])
+    _put(fake_s3, _id('20261102T000000Z'), ['a'])
+    _put(fake_s3, backup_id, ['a'], manifest=False)
+    fake_s3.create_multipart_upload(Bucket='bk', Key='pg/%s/db.dump' % backup_id)
+    _lease(fake_s3, backup_id, catalog.utcnow() + datetime.timedelta(minutes=5))
+    reads = []
+    get = fake_s3.get_object
+    fake_s3.get_object = lambda **kwargs: (reads.append(kwargs['Key']), get(**kwargs))[1]
+    catalog.apply_retention(store, 'pg', dict(keep_last=1, keep_daily=0, keep_weekly=0, keep_monthly=0,
+                                              stale_upload_hours=0))
+    assert reads.count('pg/%s/%s' % (backup_id, catalog.LEASE)) == 1
