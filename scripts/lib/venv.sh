@@ -21,7 +21,7 @@ ensure_venv() {
 # link_dependencies: $AIP_STATE/dependencies holds links to the collections the
 # lab's playbooks use (galaxy.yml's dependencies and community.docker for the
 # app stand-in), taken from the pinned ansible package. scripts/lab and the
-# bench show Ansible these alone under mitogen (README, "Converge speed").
+# bench show Ansible these alone under mitogen (docs/lab.md, "Converge speed").
 link_dependencies() {
   local site name dest="$AIP_STATE/dependencies/ansible_collections"
   site=$("$AIP_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
