@@ -190,6 +190,18 @@ def failover_plan(states, target=None):
     }
 
 
+def inventory_primary(groups, primary_host=''):
+    """The host the inventory names as the primary.
+
+    ``primary_host`` when set (after a switchover or failover, until the
+    inventory moves it), else the first of the ``postgres_primary`` group,
+    else an empty string.
+    """
+    if primary_host:
+        return primary_host
+    return next(iter((groups or {}).get('postgres_primary') or []), '')
+
+
 def inventory_problems(states, primary):
     """Reasons the inventory's primary is not the cluster's, from the members' states.
 

@@ -50,9 +50,10 @@ def table(times):
         print()
     if stages:
         print('%-*s %11s' % (width, 'stage', 'wall'))
-        for name, seconds in stages.items():
-            print('%-*s %11d' % (width, name, seconds))
-        print('%-*s %11d' % (width, 'all (wall)', sum(stages.values())))
+        for name, wall in stages.items():
+            print('%-*s %11s' % (width, name, wall))
+        print('%-*s %11s' % (width, 'all (wall)', sum(stages.values())))
+
 
 def main():
     if sys.argv[1:2] == ['table']:

@@ -1,9 +1,7 @@
 """The base role's baseline, seen from the host."""
 
-import os
-
 import pytest
-import testinfra
+import scenario_runs
 
 SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 "
 
@@ -80,7 +78,7 @@ def test_host_name_and_inventory_hosts(host):
     assert "# BEGIN aiplatform.infra: inventory hosts" in hosts
     # Both scenario hosts, by the addresses their facts gave.
     for other in ("deb12", "deb13"):
-        peer = testinfra.get_host("ansible://" + other, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+        peer = scenario_runs.host(other)
         address = peer.interface("eth0").addresses[0]
         assert "%s %s\n" % (address, other) in hosts
 

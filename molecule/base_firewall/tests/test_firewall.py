@@ -4,18 +4,12 @@ Every port listened on here answers from some host, so a port that does not
 answer from another is closed by the firewall, not by a missing listener.
 """
 
-import os
-
 import pytest
-import testinfra
+from scenario_runs import host
 
 ADDRESS = {"fw-edge": "172.30.78.10", "fw-app": "172.30.78.11", "fw-db": "172.30.78.21", "fw-mon": "172.30.78.31"}
 # Dropped packets get no answer: a short timeout tells closed from open.
 PROBE = "timeout 3 bash -c '</dev/tcp/%s/%d'"
-
-
-def host(name):
-    return testinfra.get_host("ansible://" + name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def answers(source, target, port):

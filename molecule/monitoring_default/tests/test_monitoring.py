@@ -7,13 +7,12 @@ with their promtool unit tests from this repository.
 
 import base64
 import json
-import os
 import pathlib
 import time
 import urllib.parse
 
 import pytest
-import testinfra
+from scenario_runs import host, quote
 
 ADDRESS = {"mon-edge": "172.30.82.10", "mon-db1": "172.30.82.21", "mon-db2": "172.30.82.22"}
 PROMETHEUS = "http://172.30.82.10:9090"
@@ -23,15 +22,11 @@ REPO = pathlib.Path(__file__).parents[3]
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 
 
-def host(name):
-    return testinfra.get_host("ansible://" + name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
-
-
 MON = host("mon-edge")
 
 
 def get_json(url):
-    return json.loads(MON.check_output("curl -fsS %s" % _quote(url)))
+    return json.loads(MON.check_output("curl -fsS %s" % quote(url)))
 
 
 def query(expr):
@@ -50,10 +45,6 @@ def wait_for(check, seconds, what):
         if time.monotonic() > deadline:
             pytest.fail("%s within %d s" % (what, seconds))
         time.sleep(3)
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def _active_targets():
@@ -201,7 +192,7 @@ def test_a_primary_down_inhibits_its_replicas_replication_alerts():
               alert("PostgresqlReplicationLag", "r", "warning"),
               alert("PostgresqlReplicationLag", "r2", "warning", cluster="another-cluster")]
     MON.check_output("curl -fsS -H 'Content-Type: application/json' -d %s %s/api/v2/alerts"
-                     % (_quote(json.dumps(posted)), ALERTMANAGER))
+                     % (quote(json.dumps(posted)), ALERTMANAGER))
 
     def states():
         found = {(a["labels"]["alertname"], a["labels"]["host"]): a["status"]["state"]

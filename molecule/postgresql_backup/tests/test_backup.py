@@ -11,8 +11,8 @@ import subprocess
 import time
 
 import pytest
-import testinfra
 import yaml
+from scenario_runs import host, quote
 from testinfra.modules.ansible import AnsibleException
 
 DB = "bk-db"
@@ -59,17 +59,9 @@ UNION ALL SELECT 'large objects', count(*), md5(string_agg(md5(lo_get(oid)), ','
 """
 
 
-def host(name=DB):
-    return testinfra.get_host("ansible://" + name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
-
-
-def _quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
 def sql(query, db="appdb", port=5432):
-    return host().check_output("runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -p %d -d %s -c %s"
-                               % (port, db, _quote(query)))
+    return host(DB).check_output("runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -p %d -d %s -c %s"
+                                 % (port, db, quote(query)))
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +74,7 @@ def creds():
 
 @pytest.fixture(scope="module")
 def seeded():
-    host().check_output("runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d appdb -c %s" % _quote(SEED))
+    host(DB).check_output("runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d appdb -c %s" % quote(SEED))
     for name in ("appdb_copy", "appdb_playbook"):
         sql("DROP DATABASE IF EXISTS %s" % name, db="postgres")
     return sql(FINGERPRINT)
@@ -94,8 +86,8 @@ S3_CLIENT = ("import boto3, sys; s = boto3.client('s3', endpoint_url='http://172
 
 def s3_python(creds, body, *args):
     """Runs python3 on bk-db with boto3 client s and the arguments as sys.argv[3:]."""
-    return host().check_output("python3 -c %s %s %s %s" % (_quote(S3_CLIENT + body), creds["access_key"],
-                                                           creds["secret_key"], " ".join(_quote(a) for a in args)))
+    return host(DB).check_output("python3 -c %s %s %s %s" % (quote(S3_CLIENT + body), creds["access_key"],
+                                                             creds["secret_key"], " ".join(quote(a) for a in args)))
 
 
 def module(name, creds, check=False, **args):
@@ -106,8 +98,8 @@ def module(name, creds, check=False, **args):
     """
     args = dict(dict(dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000"), **creds), **args)
     try:
-        result = host().ansible("aiplatform.infra." + name, json.dumps(args), check=check, become=True,
-                                become_user="postgres")
+        result = host(DB).ansible("aiplatform.infra." + name, json.dumps(args), check=check, become=True,
+                                  become_user="postgres")
     except AnsibleException as exc:
         result = exc.result
     result.setdefault("failed", "msg" in result)
@@ -127,7 +119,7 @@ def _metrics(db):
 
 
 def test_scheduled_backup_runs_keeps_two_and_publishes_metrics(seeded, creds):
-    db = host()
+    db = host(DB)
     with db.sudo():
         before = _metrics(db)
         for _run in range(3):
@@ -197,8 +189,8 @@ def test_tables_read_in_block_ranges_on_one_snapshot_restore_row_for_row(seeded,
     # The indexes and constraints came after the rows: the foreign key holds and is enforced.
     assert sql("SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'f'",
                db="appdb_split") == "1"
-    refused = host().run("runuser -u postgres -- psql -XAtq -d appdb_split -c %s"
-                         % _quote("INSERT INTO orders (customer_id) VALUES (99)"))
+    refused = host(DB).run("runuser -u postgres -- psql -XAtq -d appdb_split -c %s"
+                           % quote("INSERT INTO orders (customer_id) VALUES (99)"))
     assert refused.rc != 0 and "violates foreign key constraint" in refused.stderr
     sql("DROP DATABASE appdb_split", db="postgres")
 
@@ -220,7 +212,7 @@ def test_the_parts_and_the_dump_see_one_snapshot_while_writes_go_on(seeded, cred
     # Two tables that every transaction writes together, each read by its own session:
     # only on one snapshot do their restored counts agree.
     sql("DROP TABLE IF EXISTS pair_a, pair_b; CREATE TABLE pair_a (n int); CREATE TABLE pair_b (n int)")
-    host().check_output("nohup runuser -u postgres -- psql -XAtq -d appdb -c %s >/dev/null 2>&1 &" % _quote(PAIRS))
+    host(DB).check_output("nohup runuser -u postgres -- psql -XAtq -d appdb -c %s >/dev/null 2>&1 &" % quote(PAIRS))
     time.sleep(2)
     taken = module("pg_backup", creds, prefix="t-pairs-" + RUN, databases=["appdb"], jobs=2, split_min_mb=0)
     assert not taken.get("failed"), taken.get("msg")
@@ -298,20 +290,20 @@ def test_wrong_credentials_and_a_missing_bucket_fail_clearly_without_secrets(cre
 
 
 def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds):
-    db = host()
+    db = host(DB)
     with db.sudo():
         db.check_output("runuser -u postgres -- psql -XAtq -c 'DROP DATABASE IF EXISTS killdb' -c 'CREATE DATABASE killdb'")
-        db.check_output("runuser -u postgres -- psql -XAtq -d killdb -c %s" % _quote(
+        db.check_output("runuser -u postgres -- psql -XAtq -d killdb -c %s" % quote(
             "CREATE TABLE bulk AS SELECT g, md5(random()::text) || md5(g::text) AS v FROM generate_series(1, 200000) g"))
         # pg_dump as it is, then a pause with its output still open: a backup midway, every time.
         wrapper = '#!/bin/sh\n[ "$1" = --version ] && exec %s/pg_dump --version\n%s/pg_dump "$@"\nexec sleep 300\n' % (
             PG_BIN, PG_BIN)
         db.check_output("install -d -o postgres /tmp/slowbin /tmp/kill-state && printf '%%s' %s > /tmp/slowbin/pg_dump "
-                        "&& chmod 755 /tmp/slowbin/pg_dump" % _quote(wrapper))
+                        "&& chmod 755 /tmp/slowbin/pg_dump" % quote(wrapper))
         config = dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", prefix="t-kill-" + RUN,
                       databases=["killdb"], compression="none", part_size_mb=5, bin_dir="/tmp/slowbin", **creds)
         db.check_output("rm -rf /tmp/kill.json /tmp/kill-state/* && printf '%%s' %s > /tmp/kill.json "
-                        "&& chown postgres /tmp/kill.json" % _quote(json.dumps(config)))
+                        "&& chown postgres /tmp/kill.json" % quote(json.dumps(config)))
         db.check_output("systemd-run --unit bk-kill -p User=postgres /usr/local/sbin/aiplatform-pg-backup "
                         "--config /tmp/kill.json --state-dir /tmp/kill-state")
         for _attempt in range(60):
@@ -336,7 +328,7 @@ def _slow_pg_dump(db, hold_seconds):
     wrapper = '#!/bin/sh\n[ "$1" = --version ] && exec %s/pg_dump --version\n%s/pg_dump "$@"\nexec sleep %d\n' % (
         PG_BIN, PG_BIN, hold_seconds)
     db.check_output("install -d -o postgres /tmp/slowbin && printf '%%s' %s > /tmp/slowbin/pg_dump "
-                    "&& chmod 755 /tmp/slowbin/pg_dump" % _quote(wrapper))
+                    "&& chmod 755 /tmp/slowbin/pg_dump" % quote(wrapper))
 
 
 def test_two_backups_on_one_prefix_both_complete_and_retention_spares_the_running_one(creds):
@@ -346,20 +338,20 @@ def test_two_backups_on_one_prefix_both_complete_and_retention_spares_the_runnin
     running backup's upload for a stale one and aborted it (and deleted its
     objects, as an incomplete backup older than the newest complete one).
     """
-    db = host()
+    db = host(DB)
     prefix = "t-overlap-" + RUN
     with db.sudo():
         db.run("systemctl stop bk-overlap; systemctl reset-failed bk-overlap")  # a run of an earlier verify
         db.check_output("runuser -u postgres -- psql -XAtq -c 'DROP DATABASE IF EXISTS overlapdb' "
                         "-c 'CREATE DATABASE overlapdb'")
-        db.check_output("runuser -u postgres -- psql -XAtq -d overlapdb -c %s" % _quote(
+        db.check_output("runuser -u postgres -- psql -XAtq -d overlapdb -c %s" % quote(
             "CREATE TABLE bulk AS SELECT g, md5(random()::text) || md5(g::text) AS v FROM generate_series(1, 200000) g"))
         _slow_pg_dump(db, 20)
         config = dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", prefix=prefix,
                       databases=["overlapdb"], compression="none", part_size_mb=5, bin_dir="/tmp/slowbin", **creds)
         db.check_output("install -d -o postgres /tmp/overlap-state && rm -rf /tmp/overlap-state/* /tmp/overlap.json "
                         "&& printf '%%s' %s > /tmp/overlap.json && chown postgres /tmp/overlap.json"
-                        % _quote(json.dumps(config)))
+                        % quote(json.dumps(config)))
         db.check_output("systemd-run --unit bk-overlap -p User=postgres /usr/local/sbin/aiplatform-pg-backup "
                         "--config /tmp/overlap.json --state-dir /tmp/overlap-state")
     for _attempt in range(60):
@@ -395,7 +387,7 @@ BLACKHOLE = "172.30.81.10"
 @pytest.fixture
 def blackholed():
     """bk-db's packets to ports 9009 (an S3 endpoint) and 5432 of bk-s3 dropped: connections hang, never refused."""
-    db = host()
+    db = host(DB)
     rules = ["OUTPUT -p tcp -d %s --dport %d -j DROP" % (BLACKHOLE, port) for port in (9009, 5432)]
     with db.sudo():
         for rule in rules:
@@ -450,7 +442,7 @@ def test_check_mode_shows_what_retention_would_delete(seeded, creds):
 
 
 def test_physical_backup_restores_into_a_fresh_cluster_that_starts(seeded, creds):
-    db = host()
+    db = host(DB)
     sql("CREATE TABLE IF NOT EXISTS physical_marker (v text); INSERT INTO physical_marker VALUES ('física ✓')")
     taken = module("pg_backup", creds, kind="physical", prefix="t-physical-" + RUN, encryption_passphrase=PASSPHRASE)
     assert not taken.get("failed"), taken.get("msg")
@@ -485,8 +477,8 @@ def _playbook(creds, *extra):
 
 
 def test_restore_playbook_drill_compares_row_counts_and_drops_the_scratch_database(seeded, creds):
-    with host().sudo():
-        host().check_output("systemctl start aiplatform-pg-backup.service")
+    with host(DB).sudo():
+        host(DB).check_output("systemctl start aiplatform-pg-backup.service")
     drill = _playbook(creds, "-e", "restore_drill=true")
     assert drill.returncode == 0, drill.stdout[-3000:]
     assert "Drill passed" in drill.stdout and "row counts equal" in drill.stdout

@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.aiplatform.infra.plugins.module_utils.postgresql_cluster import (
     ClusterStateError,
     failover_plan,
+    inventory_primary,
     inventory_problems,
     lsn_to_int,
     parse_controldata,
@@ -185,3 +186,15 @@ def test_inventory_naming_a_standby_after_a_switchover_fails():
 def test_inventory_naming_the_old_primary_after_a_failover_fails():
     problems = inventory_problems({'db1': stopped('in production'), 'db2': primary(timeline=2)}, 'db1')
     assert len(problems) == 1 and problems[0].startswith('db2 was promoted after db1 (timeline 2, db1 has 1)')
+
+
+@pytest.mark.parametrize('groups, primary_host, expected', [
+    ({'postgres_primary': ['db1'], 'postgres_replica': ['db2']}, '', 'db1'),
+    ({'postgres_primary': ['db1'], 'postgres_replica': ['db2']}, 'db2', 'db2'),
+    ({'postgres_primary': ['db1']}, None, 'db1'),
+    ({'postgres_primary': []}, '', ''),
+    ({'all': ['web']}, '', ''),
+    ({}, 'db3', 'db3'),
+])
+def test_inventory_primary_is_the_override_else_the_group_s_first(groups, primary_host, expected):
+    assert inventory_primary(groups, primary_host) == expected
