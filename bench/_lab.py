@@ -1,8 +1,9 @@
 """Fresh bn-* lab hosts and timed ansible-playbook runs, for the bench scripts.
 
-Hosts are made the way scripts/lab makes them (same image, capabilities and
-SSH-as-admin-with-sudo access, same key under .lab/ssh), on the bench's own
-Docker network so that they never meet the lab's or a Molecule scenario's.
+Hosts are made the way scripts/lab makes them (scripts/lib/lab_hosts.py:
+same image, capabilities and SSH-as-admin-with-sudo access, same key under
+.lab/ssh), on the bench's own Docker network so that they never meet the
+lab's or a Molecule scenario's.
 """
 
 import os
@@ -14,6 +15,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+import lab_hosts  # noqa: E402 pylint: disable=wrong-import-position
 import lab_strategy  # noqa: E402 pylint: disable=wrong-import-position
 STATE = os.path.join(ROOT, ".lab")
 KEY = os.path.join(STATE, "ssh", "id_ed25519")
@@ -22,24 +24,6 @@ SUBNET = "172.30.85.0/24"
 PREFIX = "172.30.85."
 LABEL = "aiplatform-bench=1"
 IMAGE = os.environ.get("AIP_IMAGE_PREFIX", "local/debian-systemd") + ":bookworm"
-# As scripts/lab: every capability but SYS_RESOURCE, which this machine lacks.
-RUN_OPTS = [
-    "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
-    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-    "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--stop-signal", "SIGRTMIN+3",
-]
-PROVISION = r"""
-set -e
-user=$1 key=$2
-id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo "$user"
-install -d -m 0700 -o "$user" -g "$user" "/home/$user/.ssh"
-printf '%s\n' "$key" >"/home/$user/.ssh/authorized_keys"
-chown "$user:$user" "/home/$user/.ssh/authorized_keys"
-chmod 0600 "/home/$user/.ssh/authorized_keys"
-printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$user" >"/etc/sudoers.d/90-$user"
-chmod 0440 "/etc/sudoers.d/90-$user"
-"""
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
                    r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
 PROFILE = re.compile(r"^(.+?) -+ (\d+\.\d+)s$", re.M)
@@ -72,19 +56,9 @@ def hosts_up(hosts, cpus=None):
     with open(KEY + ".pub", encoding="utf-8") as handle:
         pubkey = handle.read().strip()
     for name, address in hosts.items():
-        _docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL,
-                "--network", NETWORK, "--ip", address, "-v", name + "-docker:/var/lib/docker",
-                *RUN_OPTS, *(["--cpus", str(cpus)] if cpus else []), IMAGE, "/lib/systemd/systemd")
+        lab_hosts.run(name, address, IMAGE, NETWORK, LABEL, name + "-docker", cpus)
     for name in hosts:
-        # A host still booting under load may refuse useradd for a moment.
-        for dummy in range(30):
-            proc = _docker("exec", "-i", name, "bash", "-s", "admin", pubkey, input=PROVISION,
-                           check=False)
-            if proc.returncode == 0:
-                break
-            time.sleep(2)
-        else:
-            sys.exit("could not add the admin user on %s: %s" % (name, proc.stderr.strip()))
+        lab_hosts.provision(name, pubkey)
     for address in hosts.values():
         for dummy in range(90):
             if subprocess.run(["ssh", "-q", "-i", KEY, "-o", "BatchMode=yes",

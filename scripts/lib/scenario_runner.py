@@ -18,7 +18,8 @@ shared .config/molecule/config.yml's) one `molecule ACTION` at a time:
 
 Scenarios whose hosts share a name (those on the shared deb12 and deb13) run
 one after another in one lane. The longest go first, by the seconds each
-took in the last run on this machine (LOGS/seconds.json; a guess from the
+took in the last run on this machine (HISTORY, kept outside the checkout so
+that a fresh clone on the same machine has it: CI's; a guess from the
 number of hosts before any run). A step's seconds are appended to TIMES as
 "SCENARIO<TAB>STEP<TAB>SECONDS" (step_times.py prints the table); each
 scenario's output goes to LOGS/SCENARIO.log and is printed whole when the
@@ -44,6 +45,8 @@ LINEAR_ACTIONS = ("dependency", "create", "destroy", "syntax")
 STRATEGY = "mitogen_linear"
 # Seconds a scenario is guessed to take per host, before a run has timed it.
 GUESS_PER_HOST = 90
+HISTORY = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                       "aiplatform-infra", "scenario-seconds.json")
 
 
 def _load(path):
@@ -146,10 +149,9 @@ def main(argv):
     shared = _load(SHARED)
     plans = dict((name, scenario_plan(name, shared)) for name in names)
     os.makedirs(logs, exist_ok=True)
-    history = os.path.join(logs, "seconds.json")
     known = {}
-    if os.path.exists(history):
-        with open(history, encoding="utf-8") as handle:
+    if os.path.exists(HISTORY):
+        with open(HISTORY, encoding="utf-8") as handle:
             known = json.load(handle)
     seconds = dict((name, known.get(name, GUESS_PER_HOST * len(plans[name][1]))) for name in names)
     work = queue.Queue()
@@ -161,7 +163,8 @@ def main(argv):
         thread.start()
     for thread in threads:
         thread.join()
-    with open(history, "w", encoding="utf-8") as out:
+    os.makedirs(os.path.dirname(HISTORY), exist_ok=True)
+    with open(HISTORY, "w", encoding="utf-8") as out:
         json.dump(dict(known, **runner.seconds), out, indent=1, sort_keys=True)
     if runner.failed:
         sys.exit("failed: " + ", ".join(runner.failed))

@@ -39,3 +39,12 @@ def test_apt_reads_nvidia_and_debian_sources_with_their_keyrings():
                             ("nvidia-container-toolkit", "/etc/apt/keyrings/nvidia-container-toolkit.asc")):
         assert "Signed-By: %s" % keyring in parts.file("/etc/apt/sources.list.d/%s.sources" % source).content_string
         assert parts.file(keyring).content_string.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+
+
+def test_the_driver_and_gpu_metrics_share_one_cuda_source():
+    parts = host("nv-parts")
+    source = parts.file("/etc/apt/sources.list.d/nvidia-cuda.sources").content_string
+    fields = dict(line.split(": ", 1) for line in source.splitlines() if ": " in line and not line.startswith("#"))
+    assert fields["URIs"] == "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
+    assert (fields["Suites"], fields["Signed-By"]) == ("/", "/etc/apt/keyrings/nvidia-cuda.asc")
+    assert parts.check_output("ls /etc/apt/sources.list.d/ | grep -ci cuda") == "1"

@@ -1,4 +1,4 @@
-"""Every role's defaults and its meta/argument_specs.yml agree."""
+"""Every role's defaults and its meta/argument_specs.yml agree (the options of all its entry points)."""
 
 import pathlib
 
@@ -16,7 +16,10 @@ def _load(path):
 @pytest.mark.parametrize("role", ROLES, ids=[r.name for r in ROLES])
 def test_defaults_and_argument_specs_agree(role):
     defaults = _load(role / "defaults" / "main.yml")
-    options = _load(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    options = {}
+    for entry_point in _load(role / "meta" / "argument_specs.yml")["argument_specs"].values():
+        options.update(entry_point.get("options") or {})
+    options = dict((name, spec) for name, spec in options.items() if name in defaults or not spec.get("required"))
     assert sorted(defaults) == sorted(options), "a variable is in one file but not the other"
     for name, value in defaults.items():
         assert name.startswith(role.name + "_"), "%s is not prefixed with the role name" % name

@@ -2,7 +2,7 @@
 
 Grafana is not installable on the test machines (its apt repository is not
 reached), so its files are checked here as written; Molecule checks them on a
-host and hands the apt source to apt's own parser.
+host and hands the apt source (aiplatform.infra.common's) to apt's own parser.
 """
 
 import configparser
@@ -16,7 +16,7 @@ import yaml
 
 ROLE = pathlib.Path(__file__).parents[3] / "roles" / "grafana"
 PASSWORD = 'pa;ss#word "quoted" 123'
-TEMPLATES = ["grafana.sources", "grafana.ini", "grafana-check", "datasources.yaml", "dashboards.yaml"]
+TEMPLATES = ["grafana.ini", "grafana-check", "datasources.yaml", "dashboards.yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +51,6 @@ def rendered(tmp_path_factory):
 def check(rendered, *args):
     return subprocess.run([sys.executable, str(rendered / "grafana-check")] + list(args),
                           capture_output=True, text=True, check=False)
-
-
-def test_apt_source_names_grafanas_repository_and_key(rendered):
-    fields = dict(line.split(": ", 1) for line in (rendered / "grafana.sources").read_text().splitlines()
-                  if line and not line.startswith("#"))
-    assert fields == {"Types": "deb", "URIs": "https://apt.grafana.com", "Suites": "stable",
-                      "Components": "main", "Signed-By": "/etc/apt/keyrings/grafana.asc"}
 
 
 def test_grafana_ini_settings(rendered):
