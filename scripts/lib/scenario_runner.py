@@ -61,9 +61,8 @@ def scenarios_on_disk():
                   if os.path.isfile(os.path.join(base, name, "molecule.yml")))
 
 
-def scenario_plan(name, shared=None):
-    """(test_sequence, host names) of a scenario, the shared config's where it has none."""
-    shared = _load(SHARED) if shared is None else shared
+def scenario_plan(name, shared):
+    """(test_sequence, host names) of a scenario; shared (the shared config) fills in what it lacks."""
     own = _load(os.path.join(ROOT, "molecule", name, "molecule.yml"))
     sequence = (own.get("scenario") or {}).get("test_sequence") or shared["scenario"]["test_sequence"]
     platforms = own.get("platforms") or shared["platforms"]
