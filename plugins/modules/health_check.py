@@ -16,7 +16,7 @@ description:
   - Runs the selected checks on the host, concurrently (one thread per check),
     and returns for each its status (V(ok), V(warn), V(fail) or V(skip)), the
     measured value, the threshold and a one-line reason.
-  - Check types are http(s), tcp, postgres, docker, gpu, systemd and disk;
+  - Check types are http(s), tcp, postgres, redis, docker, gpu, systemd and disk;
     each option below selects checks of one type and sets their thresholds.
   - Every check has its own O(http[].timeout) (and so on). A check still
     running at its timeout fails with C(timed out) and does not hold the
@@ -29,7 +29,8 @@ description:
     O(http[].cert_days_warn)).
   - The task fails when a check fails, or when one warns too, or never; see O(fail_on).
   - Tested on Debian 12 systemd containers with real http(s) servers, systemd
-    units, a tmpfs and PostgreSQL 15 as a primary, and the gpu check on a real
+    units, a tmpfs, PostgreSQL 15 as a primary, Redis 7.0 (Debian 12) and Valkey 8.1
+    (Debian 13) with ACL users, and the gpu check on a real
     NVIDIA H100 (C(tests/gpu/run_on_gpu_host.sh)). Replication lag, slots and the
     docker check against a live daemon are covered by unit tests against recorded
     tool output.
@@ -214,6 +215,45 @@ options:
         description: Seconds for the whole check.
         type: float
         default: 5
+  redis:
+    description:
+      - Redis or Valkey checks over a plain TCP socket, in Redis' own protocol
+        (no client library needed on the host).
+      - With a password, the check sends C(AUTH) as O(redis[].user) (an ACL
+        user; the C(default) user without one), then C(PING); the server must
+        answer C(+PONG). A refused C(AUTH) or any other answer fails the check.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name of the check in the results.
+        type: str
+        default: redis
+      host:
+        description: Server host name or address.
+        type: str
+        default: 127.0.0.1
+      port:
+        description: Server port.
+        type: int
+        default: 6379
+      user:
+        description: ACL user to authenticate as; needs O(redis[].password).
+        type: str
+      password:
+        description: Password of O(redis[].user); without it the check sends no C(AUTH).
+        type: str
+      latency_warn_ms:
+        description: Warn at this time from connecting to the C(PONG).
+        type: float
+      latency_fail_ms:
+        description: Fail at this time from connecting to the C(PONG).
+        type: float
+      timeout:
+        description: Seconds for the whole check.
+        type: float
+        default: 5
   docker:
     description:
       - Docker daemon check over the engine's unix socket (no Docker SDK needed).
@@ -379,6 +419,13 @@ EXAMPLES = r'''
     fail_on: never
   register: pg_health
 
+- name: Check Redis as an ACL user
+  aiplatform.infra.health_check:
+    redis:
+      - host: 10.0.0.22
+        user: monitor
+        password: "{{ vault_redis_monitoring_password }}"
+
 - name: Check Docker and the GPUs
   aiplatform.infra.health_check:
     docker:
@@ -390,7 +437,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 checks:
-  description: One result per check, in the order http, tcp, postgres, docker, gpu, systemd, disk.
+  description: One result per check, in the order http, tcp, postgres, redis, docker, gpu, systemd, disk.
   returned: always
   type: list
   elements: dict
@@ -461,6 +508,7 @@ from ansible_collections.aiplatform.infra.plugins.module_utils.health.docker imp
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.gpu import check_gpu
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.http import check_http, check_tcp
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.postgres import check_postgres
+from ansible_collections.aiplatform.infra.plugins.module_utils.health.redis import check_redis
 from ansible_collections.aiplatform.infra.plugins.module_utils.health.system import check_disk, check_systemd
 
 _TIMEOUT = dict(type='float', default=5)
@@ -487,6 +535,10 @@ ARGUMENT_SPEC = dict(
         slot_retained_fail=dict(type='int', default=10 * 1024 ** 3),
         transaction_seconds_warn=dict(type='float', default=300),
         transaction_seconds_fail=dict(type='float', default=3600), timeout=_TIMEOUT)),
+    redis=dict(type='list', elements='dict', default=[], required_by=dict(user='password'), options=dict(
+        name=dict(type='str', default='redis'), host=dict(type='str', default='127.0.0.1'),
+        port=dict(type='int', default=6379), user=dict(type='str'), password=dict(type='str', no_log=True),
+        latency_warn_ms=dict(type='float'), latency_fail_ms=dict(type='float'), timeout=_TIMEOUT)),
     docker=dict(type='dict', options=dict(
         name=dict(type='str', default='docker'), socket=dict(type='path', default='/var/run/docker.sock'),
         containers=dict(type='list', elements='str', default=[]), timeout=_TIMEOUT)),
@@ -521,6 +573,8 @@ def plan_checks(params, run_command, get_bin_path):
                              lambda s=spec: check_tcp(s)))
     for spec in params['postgres']:
         checks.append(_check('postgres', spec['name'], spec, lambda s=spec: check_postgres(s)))
+    for spec in params['redis']:
+        checks.append(_check('redis', spec['name'], spec, lambda s=spec: check_redis(s)))
     if params['docker'] is not None:
         spec = params['docker']
         checks.append(_check('docker', spec['name'], spec, lambda s=spec: check_docker(s)))
@@ -545,7 +599,7 @@ def main():
     checks = plan_checks(module.params, lambda args: module.run_command(args, handle_exceptions=False),
                          module.get_bin_path)
     if not checks:
-        module.fail_json(msg='no check selected: set at least one of http, tcp, postgres, docker, gpu, systemd, disk')
+        module.fail_json(msg='no check selected: set at least one of http, tcp, postgres, redis, docker, gpu, systemd, disk')
     started = time.monotonic()
     results = common.run_checks(checks)
     counts, failing = common.overall(results, module.params['fail_on'])

@@ -109,7 +109,7 @@ def test_configs_in_place_pass_promtool_and_amtool():
 
 def test_rule_groups_are_loaded_with_the_scenario_override():
     groups = get_json(PROMETHEUS + "/api/v1/rules?type=alert")["data"]["groups"]
-    assert sorted(g["name"] for g in groups) == ["backup", "blackbox", "gpu", "nginx", "node", "platform", "postgres"]
+    assert sorted(g["name"] for g in groups) == ["backup", "blackbox", "gpu", "nginx", "node", "platform", "postgres", "redis"]
     rules = {r["name"]: r for g in groups for r in g["rules"]}
     assert rules["PostgresqlDown"]["duration"] == 10
     assert rules["PostgresqlReplicationLag"]["duration"] == 300

@@ -7,6 +7,9 @@ from scenario_runs import converge_playbook, playbook
 ADDRESS = {"pg-1": "172.30.79.21", "pg-2": "172.30.79.22", "pg-3": "172.30.79.23"}
 MEMBERS = ("pg-1", "pg-2", "pg-3")
 CA = "/etc/postgresql/aiplatform-tls/ca.crt"
+# The members run Debian 13: PostgreSQL 17 from its archive.
+SERVICE = "postgresql@17-main"
+LOG = "/var/log/postgresql/postgresql-17-main.log"
 APP_DSN = "host=%s dbname=appdb user=app password=lab-app-secret sslmode=%s sslrootcert=/tmp/ca.crt connect_timeout=5"
 
 

@@ -5,10 +5,12 @@ hosts are queried as the postgres OS user over the local socket.
 """
 
 import json
+import pathlib
 import time
 
 import pytest
-from cluster import ADDRESS, APP_DSN, CA, health_check
+import yaml
+from cluster import ADDRESS, APP_DSN, CA, LOG, health_check
 from scenario_runs import host, quote, sql
 
 PRIMARY, REPLICAS = "pg-1", ("pg-2", "pg-3")
@@ -83,6 +85,51 @@ def test_the_app_host_reaches_only_its_database(app):
     assert "no pg_hba.conf entry" in other_db.stderr
 
 
+def test_another_app_role_is_refused_on_the_app_database_though_pg_hba_lets_it_in(app):
+    """pg_hba lets app2 reach appdb (the scenario's second rule); appdb's
+    CONNECT privilege, which PUBLIC lost, refuses it after authentication."""
+    app2_dsn = APP_DSN.replace("user=app password=lab-app-secret", "user=app2 password=lab-app2-secret")
+    own = app.run("psql -XAtq %s -c 'SELECT current_user'" % quote(
+        (app2_dsn % (ADDRESS[PRIMARY], "verify-full")).replace("dbname=appdb", "dbname=app2db")))
+    assert own.rc == 0 and own.stdout.strip() == "app2", own.stderr
+    refused = app.run("psql -XAtq %s -c 'SELECT 1'" % quote(app2_dsn % (ADDRESS[PRIMARY], "verify-full")))
+    assert refused.rc != 0
+    assert 'permission denied for database "appdb"' in refused.stderr, refused.stderr
+    assert "User does not have CONNECT privilege." in refused.stderr
+
+
+def test_pgvector_finds_the_nearest_row_through_an_hnsw_index(app):
+    """The app, as its own role over verify-full TLS, uses the vector extension
+    the role created in its database; a replica answers the same query."""
+    assert sql(PRIMARY, "SELECT extname FROM pg_extension WHERE extname = 'vector'", db="appdb") == "vector"
+    result = app_psql(app, PRIMARY, """
+        DROP TABLE IF EXISTS items;
+        CREATE TABLE items (id int PRIMARY KEY, embedding vector(3));
+        CREATE INDEX items_embedding ON items USING hnsw (embedding vector_l2_ops);
+        INSERT INTO items VALUES (1, '[1,0,0]'), (2, '[0,1,0]'), (3, '[0,0,1]'), (4, '[5,5,5]'), (5, '[0.9,1.2,0]');""")
+    assert result.rc == 0, result.stderr
+    nearest = "SELECT id FROM items ORDER BY embedding <-> '[0.1,0.95,0.05]' LIMIT 1"
+    plan = app_psql(app, PRIMARY, "SET enable_seqscan = off; EXPLAIN (COSTS OFF) " + nearest)
+    assert "Index Scan using items_embedding on items" in plan.stdout, plan.stdout + plan.stderr
+    found = app_psql(app, PRIMARY, "SET enable_seqscan = off; " + nearest)
+    assert found.stdout.strip() == "2", found.stdout + found.stderr
+    for replica in REPLICAS:
+        for _attempt in range(30):
+            if sql(replica, "SELECT count(*) FROM pg_class WHERE relname = 'items_embedding'", db="appdb") == "1":
+                break
+            time.sleep(1)
+        assert sql(replica, "SET enable_seqscan = off; " + nearest, db="appdb") == "2"
+
+
+def test_the_role_knows_every_contrib_extension_it_names():
+    """The role's list of the extensions the server package ships, against
+    what PostgreSQL 17 offers."""
+    role_vars = pathlib.Path(__file__).parents[3] / "roles/postgresql/vars/main.yml"
+    contrib = yaml.safe_load(role_vars.read_text())["_postgresql_contrib_extensions"]
+    available = sql(PRIMARY, "SELECT name FROM pg_available_extensions").split()
+    assert sorted(set(contrib) - set(available)) == []
+
+
 def test_a_host_pg_hba_does_not_list_cannot_connect():
     other = host("pg-other")
     other.check_output("printf '%%s\\n' %s > /tmp/ca.crt" % quote(host(PRIMARY).check_output("cat %s" % CA)))
@@ -115,7 +162,7 @@ def test_the_monitoring_role_has_pg_monitor_over_peer():
 
 def test_log_lines_carry_time_user_database_and_client(app):
     app_psql(app, PRIMARY, "SELECT pg_sleep(1.1)")
-    log = host(PRIMARY).check_output("cat /var/log/postgresql/postgresql-15-main.log")
+    log = host(PRIMARY).check_output("cat %s" % LOG)
     assert "user=app,db=appdb,client=172.30.79.11" in log
     assert "connection authorized: user=app database=appdb" in log
     assert "disconnection:" in log

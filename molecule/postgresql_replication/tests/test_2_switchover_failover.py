@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from cluster import ADDRESS, APP_DSN, CA, MEMBERS, converge, health_check
+from cluster import ADDRESS, APP_DSN, CA, MEMBERS, SERVICE, converge, health_check
 from scenario_runs import changed_hosts, changed_tasks, host, playbook, quote, sql
 
 # Which member is the primary now; the tests move it.
@@ -155,7 +155,7 @@ def test_a_stopped_replica_slot_stops_holding_wal_at_the_bound():
     primary = primary_now()
     stopped, running = [name for name in MEMBERS if name != primary]
     slot = {name: name.replace("-", "_") for name in MEMBERS}
-    host(stopped).check_output("systemctl stop postgresql@15-main")
+    host(stopped).check_output("systemctl stop %s" % SERVICE)
     for i in range(12):
         sql(primary, "INSERT INTO acked SELECT -g FROM generate_series(1, 1000) g; SELECT pg_switch_wal()", db="appdb")
     sql(primary, "CHECKPOINT")
@@ -170,7 +170,7 @@ def test_the_health_check_turns_red_for_the_stopped_replica(tmp_path):
     """After the previous test: one replica is stopped."""
     primary = primary_now()
     stopped = [name for name in MEMBERS if name != primary and
-               host(name).run("systemctl is-active postgresql@15-main").rc != 0]
+               host(name).run("systemctl is-active %s" % SERVICE).rc != 0]
     assert len(stopped) == 1
     proc, checks = health_check(tmp_path / "health.json", postgresql_primary_host=primary)
     assert proc.returncode != 0, "the health check passed with a replica stopped"

@@ -3,7 +3,8 @@
 import time
 
 
-ADDRESS = {"st-edge": "172.30.84.10", "st-app": "172.30.84.11", "st-db1": "172.30.84.21", "st-db2": "172.30.84.22"}
+ADDRESS = {"st-edge": "172.30.84.10", "st-app": "172.30.84.11", "st-app2": "172.30.84.12",
+           "st-db1": "172.30.84.21", "st-db2": "172.30.84.22"}
 SITE_NAME = "chat.lab.internal"
 SITE_CERT = "/etc/ssl/aiplatform-nginx/chat/fullchain.pem"
 PG_CA = "/etc/postgresql/aiplatform-tls/ca.crt"

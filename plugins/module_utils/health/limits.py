@@ -23,6 +23,7 @@ RANGES = dict(
                   lag_seconds_warn=(0, None), lag_seconds_fail=(0, None), slot_retained_warn=(0, None),
                   slot_retained_fail=(0, None), transaction_seconds_warn=(0, None),
                   transaction_seconds_fail=(0, None)),
+    redis=dict(port=(1, 65535), latency_warn_ms=(0, None), latency_fail_ms=(0, None)),
     docker=dict(),
     gpu=dict(count=(0, None), temperature_warn=(0, None), temperature_fail=(0, None), memory_warn_pct=(0, 100),
              memory_fail_pct=(0, 100)),
@@ -37,6 +38,7 @@ ORDER = dict(
     postgres=[('lag_bytes_warn', 'lag_bytes_fail', True), ('lag_seconds_warn', 'lag_seconds_fail', True),
               ('slot_retained_warn', 'slot_retained_fail', True),
               ('transaction_seconds_warn', 'transaction_seconds_fail', True)],
+    redis=[('latency_warn_ms', 'latency_fail_ms', True)],
     gpu=[('temperature_warn', 'temperature_fail', True), ('memory_warn_pct', 'memory_fail_pct', True)],
     disk=[('space_warn_pct', 'space_fail_pct', True), ('inodes_warn_pct', 'inodes_fail_pct', True)],
 )

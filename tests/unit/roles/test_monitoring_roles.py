@@ -40,7 +40,7 @@ def _sources(tmp_path, source, extra=None):
         {"ansible.builtin.set_fact": {"found": "{{ found | default({}) | combine({item: {"
                                       "'tarball': _exporters_item_tarball, 'checksum': _exporters_item_checksum,"
                                       " 'unpacked': _exporters_item_unpacked, 'exec': _exporters_item_exec}}) }}"},
-         "loop": ["node", "postgres", "nginx", "blackbox"]},
+         "loop": ["node", "postgres", "nginx", "blackbox", "redis"]},
         {"ansible.builtin.template": {"src": str(ROLES / "exporters/templates/exporter.service.j2"),
                                       "dest": str(tmp_path / "{{ item }}.service")},
          "loop": ["node", "nginx"]},
@@ -65,6 +65,10 @@ def test_release_tarballs_and_their_published_sums(tmp_path):
     assert found["nginx"]["checksum"] == ("sha256:" + gh + "/nginx/nginx-prometheus-exporter/releases/download/v1.3.0/"
                                           "nginx-prometheus-exporter_1.3.0_checksums.txt")
     assert found["blackbox"]["exec"] == "/usr/local/bin/blackbox_exporter"
+    assert found["redis"]["tarball"] == (gh + "/oliver006/redis_exporter/releases/download/v1.67.0/"
+                                         "redis_exporter-v1.67.0.linux-amd64.tar.gz")
+    assert found["redis"]["checksum"] == "sha256:" + gh + "/oliver006/redis_exporter/releases/download/v1.67.0/sha256sums.txt"
+    assert found["redis"]["unpacked"] == "/var/cache/aiplatform-exporters/redis_exporter-v1.67.0.linux-amd64"
     unit = (tmp_path / "node.service").read_text()
     assert "ExecStart=/usr/local/bin/node_exporter $ARGS" in unit
     assert "EnvironmentFile=/etc/default/prometheus-node-exporter" in unit
@@ -84,7 +88,35 @@ def test_packages_run_debians_programs(tmp_path):
     found = _sources(tmp_path, "package")
     assert {name: value["exec"] for name, value in found.items()} == {
         "node": "/usr/bin/prometheus-node-exporter", "postgres": "/usr/bin/prometheus-postgres-exporter",
-        "nginx": "/usr/bin/prometheus-nginx-exporter", "blackbox": "/usr/bin/prometheus-blackbox-exporter"}
+        "nginx": "/usr/bin/prometheus-nginx-exporter", "blackbox": "/usr/bin/prometheus-blackbox-exporter",
+        "redis": "/usr/bin/prometheus-redis-exporter"}
+
+
+def _exporter_defaults(tmp_path, item, extra):
+    """The environment file of exporter ``item`` as the role renders it."""
+    tasks = [{"ansible.builtin.template": {"src": str(ROLES / "exporters/templates/default.j2"),
+                                           "dest": str(tmp_path / "default")}, "vars": {"item": item}}]
+    variables = {"inventory_hostname": "localhost", "base_firewall_address": "10.0.0.22"}
+    variables.update(extra)
+    _play(tmp_path, "exporters", tasks, variables)
+    return tmp_path / "default"
+
+
+def test_redis_exporter_gets_its_password_in_its_environment_file_not_its_arguments(tmp_path):
+    password = 'pa"ss $(id) `id` \\ end'
+    path = _exporter_defaults(tmp_path, "redis", {"exporters_redis_password": password,
+                                                  "exporters_redis_user": "aip_monitor"})
+    read = subprocess.run(["sh", "-c", '. "$1" && printf "%s\\n%s\\n%s\\n%s" "$REDIS_ADDR" "$REDIS_USER" "$REDIS_PASSWORD" "$ARGS"',
+                           "sh", str(path)], check=True, capture_output=True, text=True).stdout.split("\n")
+    assert read == ["redis://127.0.0.1:6379", "aip_monitor", password, "--web.listen-address=10.0.0.22:9121"]
+
+
+def test_redis_exporter_serves_tls_by_its_own_flags(tmp_path):
+    path = _exporter_defaults(tmp_path, "redis", {"exporters_redis_password": "x",
+                                                  "exporters_web_tls_cert": "/etc/ssl/e.pem",
+                                                  "exporters_web_tls_key": "/etc/ssl/e.key"})
+    assert ('ARGS="--web.listen-address=10.0.0.22:9121 --tls-server-cert-file=/etc/ssl/e.pem '
+            '--tls-server-key-file=/etc/ssl/e.key"') in path.read_text()
 
 
 INVENTORY = {"all": {
@@ -98,6 +130,7 @@ INVENTORY = {"all": {
                   "nginx_sites": [{"name": "chat", "server_names": ["chat.example.org"]}]},
         "gpu1": {"base_firewall_address": "10.0.0.31", "gpu_metrics_source": "dcgm_exporter"},
         "gpu2": {"base_firewall_address": "10.0.0.32"},
+        "cache1": {"base_firewall_address": "10.0.0.41"},
     },
     "children": {
         "postgres": {"children": {"postgres_primary": {"hosts": {"db1": {}}},
@@ -105,6 +138,7 @@ INVENTORY = {"all": {
         "edge": {"hosts": {"edge1": {}, "edge2": {}}},
         "monitoring": {"hosts": {"localhost": {}}},
         "gpu": {"hosts": {"gpu1": {}, "gpu2": {}}},
+        "redis": {"hosts": {"cache1": {}}},
     }}}
 
 
@@ -127,13 +161,14 @@ def test_targets_come_from_the_inventory_groups(tmp_path):
     load = _prometheus_files(tmp_path)
     assert sorted(load("node.yml"), key=lambda t: t["labels"]["host"]) == [
         {"targets": [address + ":9100"], "labels": {"host": host}} for host, address in
-        [("db1", "10.0.0.21"), ("db2", "[fd00::22]"), ("edge1", "10.0.0.10"), ("edge2", "10.0.0.11"),
+        [("cache1", "10.0.0.41"), ("db1", "10.0.0.21"), ("db2", "[fd00::22]"), ("edge1", "10.0.0.10"), ("edge2", "10.0.0.11"),
          ("gpu1", "10.0.0.31"), ("gpu2", "10.0.0.32"), ("localhost", "10.0.0.9")]]
     assert load("postgres.yml") == [
         {"targets": ["10.0.0.21:9187"], "labels": {"host": "db1", "pg_role": "primary", "pg_cluster": "db1"}},
         {"targets": ["[fd00::22]:9187"], "labels": {"host": "db2", "pg_role": "replica", "pg_cluster": "db1"}}]
     assert [t["targets"] for t in load("nginx.yml")] == [["10.0.0.10:9113"], ["10.0.0.11:9113"]]
     assert [t["targets"] for t in load("nginx_log.yml")] == [["10.0.0.10:3903"], ["10.0.0.11:3903"]]
+    assert load("redis.yml") == [{"targets": ["10.0.0.41:9121"], "labels": {"host": "cache1"}}]
     assert load("alertmanager.yml") == [{"targets": ["10.0.0.9:9093"], "labels": {"host": "localhost"}}]
     # Only the GPU host that runs dcgm-exporter; the collector's metrics come through node_exporter.
     assert load("dcgm.yml") == [{"targets": ["10.0.0.31:9400"], "labels": {"host": "gpu1"}}]

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filters for the apps role and the edge: the inventory's apps with their
+presets (the role's vars/presets.yml, read here too so that the edge, which
+does not run the role, sees the same ports)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import yaml
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
+    AppsError,
+    device_requests,
+    resolve_all,
+    upstream_servers,
+)
+
+PRESETS = os.path.join(os.path.dirname(__file__), '..', '..', 'roles', 'apps', 'vars', 'presets.yml')
+
+
+def _presets():
+    with open(PRESETS, encoding='utf-8') as handle:
+        return yaml.safe_load(handle)['_apps_presets']
+
+
+def apps_resolve(services, group_names=None, gpu_mode='runtime'):
+    """The apps (of the hosts in group_names, when given) with presets merged and GPU requests made."""
+    try:
+        resolved = resolve_all(services, _presets(), group_names)
+        for service in resolved:
+            service['device_requests'], service['devices'] = device_requests(service['gpus'], gpu_mode)
+        return resolved
+    except AppsError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def app_upstream(services, name, groups, hostvars, host=None):
+    """The edge's upstream servers (address:port) for the app called name, or its server on host."""
+    try:
+        return upstream_servers(services, _presets(), name, groups, hostvars, host)
+    except AppsError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'apps_resolve': apps_resolve,
+            'app_upstream': app_upstream,
+        }

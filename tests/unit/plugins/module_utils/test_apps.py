@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aiplatform.infra contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
+    AppsError,
+    device_requests,
+    resolve,
+    resolve_all,
+    upstream_servers,
+)
+
+PRESETS = {
+    'webui': {'port': 8080, 'volumes': ['data:/app/data'], 'env': {'A': '1', 'B': '2'}},
+    'llm': {'port': 11434, 'health': {'path': '/api/version'}, 'gpus': 'all', 'groups': ['gpu']},
+}
+SHA = 'ab' * 32
+
+
+def app(**keys):
+    return dict({'name': 'chat', 'version': '1', 'image': 'repo/chat:1'}, **keys)
+
+
+def test_the_preset_fills_what_the_app_leaves_out():
+    found = resolve(app(preset='webui', env={'B': 'x', 'C': '3'}), PRESETS)
+    assert found['port'] == found['host_port'] == 8080
+    assert found['env'] == {'A': '1', 'B': 'x', 'C': '3'}
+    assert found['volumes'] == ['app-chat-data:/app/data']
+    assert found['health'] == {'path': '/health', 'status': 200}
+    assert found['groups'] == ['app']
+    assert found['container'] == 'app-chat'
+    assert found['gpus'] is None and found['image_archive'] is None
+
+
+def test_the_apps_keys_win_over_the_presets():
+    found = resolve(app(preset='llm', port=9000, host_port=19000, gpus=['GPU-1'], groups=['app']), PRESETS)
+    assert (found['port'], found['host_port'], found['gpus'], found['groups']) == (9000, 19000, ['GPU-1'], ['app'])
+    assert found['health']['path'] == '/api/version'
+
+
+def test_an_archive_is_checked_and_named_by_its_digest():
+    found = resolve(app(port=80, image_archive={'src': 'https://x/chat.tar', 'sha256': SHA.upper()}), PRESETS)
+    assert found['image_archive'] == {'src': 'https://x/chat.tar', 'sha256': SHA, 'url': True,
+                                      'file': 'chat-%s.tar' % SHA[:16]}
+    assert resolve(app(port=80, image_archive={'src': '/srv/chat.tar', 'sha256': SHA}), PRESETS)['image_archive']['url'] is False
+
+
+@pytest.mark.parametrize('service, message', [
+    ('not a dict', 'must be a dict'),
+    (app(name='Chat', port=80), "app name 'Chat'"),
+    (app(port=80, colour='blue'), 'app chat: unknown keys colour'),
+    (app(preset='nope', port=80), "app chat: no preset 'nope' (presets: llm, webui)"),
+    (app(version='', port=80), 'app chat: version is required'),
+    (app(), 'app chat: port must be a port number'),
+    (app(port=70000), 'app chat: port must be a port number (1-65535), not 70000'),
+    (app(port=80, host_port=True), 'host_port must be a port number'),
+    (app(port=80, health={'path': 'health'}), "health.path must start with '/'"),
+    (app(port=80, gpus='some'), "gpus must be 'all', a count or a list of device ids"),
+    (app(port=80, gpus=-1), 'gpus must be'),
+    (app(port=80, image_archive={'src': '/a.tar'}), 'image_archive.sha256 must be 64 hex digits'),
+    (app(port=80, image_archive={'sha256': SHA}), 'image_archive needs src'),
+    (app(port=80, volumes=['data']), "volume 'data' is not SOURCE:/path"),
+    (app(port=80, volumes=['Data:/x']), "volume name 'Data'"),
+    (app(port=80, volumes=['d:/x:rx']), 'is not SOURCE:/path'),
+    (app(port=80, env={'K': 1}, secrets={'K': 2}), 'app chat: K both in env and in secrets'),
+    (app(port=80, env={'BAD-NAME': 1}), "env name 'BAD-NAME'"),
+    (app(port=80, env={'K': 'a\nb'}), "env K has a line break, which an env file cannot hold: 'a\\nb'"),
+])
+def test_errors_name_the_app_and_the_key(service, message):
+    with pytest.raises(AppsError, match=None) as caught:
+        resolve(service, PRESETS)
+    assert message in str(caught.value)
+
+
+def test_a_secret_with_a_line_break_is_refused_without_its_value():
+    with pytest.raises(AppsError) as caught:
+        resolve(app(port=80, secrets={'KEY': 'hunter2\nmore'}), PRESETS)
+    assert 'secrets KEY has a line break' in str(caught.value)
+    assert 'hunter2' not in str(caught.value)
+
+
+def test_resolve_all_keeps_the_hosts_apps_and_refuses_a_name_twice():
+    services = [app(port=80), app(name='llm', preset='llm')]
+    assert [s['name'] for s in resolve_all(services, PRESETS, ['app'])] == ['chat']
+    assert [s['name'] for s in resolve_all(services, PRESETS, ['gpu', 'app'])] == ['chat', 'llm']
+    assert len(resolve_all(services, PRESETS)) == 2
+    with pytest.raises(AppsError, match='apps named more than once: chat'):
+        resolve_all([app(port=80), app(port=81)], PRESETS)
+    with pytest.raises(AppsError, match='must be a list'):
+        resolve_all({'name': 'chat'}, PRESETS)
+
+
+@pytest.mark.parametrize('gpus, mode, expected', [
+    (None, 'runtime', ([], [])),
+    ('all', 'runtime', ([{'driver': 'nvidia', 'capabilities': [['gpu']], 'count': -1}], [])),
+    (2, 'runtime', ([{'driver': 'nvidia', 'capabilities': [['gpu']], 'count': 2}], [])),
+    (['0', 'GPU-x'], 'runtime', ([{'driver': 'nvidia', 'capabilities': [['gpu']], 'device_ids': ['0', 'GPU-x']}], [])),
+    ('all', 'cdi', ([], ['nvidia.com/gpu=all'])),
+    (2, 'cdi', ([], ['nvidia.com/gpu=0', 'nvidia.com/gpu=1'])),
+    (['GPU-x'], 'cdi', ([], ['nvidia.com/gpu=GPU-x'])),
+])
+def test_gpu_requests_the_way_docker_was_set_up(gpus, mode, expected):
+    assert device_requests(gpus, mode) == expected
+
+
+def test_an_unknown_gpu_mode_is_refused():
+    with pytest.raises(AppsError, match="apps_gpu_mode must be one of runtime, cdi, not 'nvidia'"):
+        device_requests('all', 'nvidia')
+
+
+HOSTVARS = {'a1': {'ansible_host': '10.0.0.1'}, 'a2': {'base_firewall_address': 'fd00::2'}, 'a3': {}}
+
+
+def test_upstream_servers_in_inventory_order():
+    groups = {'app': ['a1', 'a2'], 'gpu': ['a2']}
+    services = [app(port=8080, host_port=18080, groups=['app', 'gpu'])]
+    assert upstream_servers(services, PRESETS, 'chat', groups, HOSTVARS) == ['10.0.0.1:18080', '[fd00::2]:18080']
+    assert upstream_servers(services, PRESETS, 'chat', groups, HOSTVARS, 'a2') == ['[fd00::2]:18080']
+
+
+@pytest.mark.parametrize('name, host, groups, message', [
+    ('other', None, {'app': ['a1']}, "no app named 'other'"),
+    ('chat', 'a9', {'app': ['a1']}, 'app chat does not run on a9 (its groups: app)'),
+    ('chat', None, {'app': ['a1', 'a3']}, 'app chat: no known address for a3'),
+])
+def test_upstream_errors(name, host, groups, message):
+    with pytest.raises(AppsError) as caught:
+        upstream_servers([app(port=80)], PRESETS, name, groups, HOSTVARS, host)
+    assert message in str(caught.value)
