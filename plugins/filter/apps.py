@@ -18,6 +18,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
     AppsError,
     device_requests,
+    firewall_rules,
     resolve_all,
     upstream_servers,
 )
@@ -49,9 +50,18 @@ def app_upstream(services, name, groups, hostvars, host=None):
         raise AnsibleFilterError(str(exc))
 
 
+def app_firewall_rules(services):
+    """The firewall rules (the base role's form) that let only each app's reach_from reach its published port."""
+    try:
+        return firewall_rules(services, _presets())
+    except AppsError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'apps_resolve': apps_resolve,
             'app_upstream': app_upstream,
+            'app_firewall_rules': app_firewall_rules,
         }

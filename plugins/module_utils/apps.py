@@ -25,7 +25,7 @@ GPU_MODES = ('runtime', 'cdi')
 # Keys a service may have; the preset's keys are the same.
 KEYS = frozenset((
     'name', 'preset', 'version', 'image', 'image_archive', 'port', 'host_port', 'health', 'env',
-    'secrets', 'volumes', 'memory', 'cpus', 'gpus', 'groups', 'command',
+    'secrets', 'volumes', 'memory', 'cpus', 'gpus', 'groups', 'command', 'reach_from',
 ))
 
 
@@ -113,6 +113,7 @@ def resolve(service, presets):
     merged['gpus'] = _gpus(merged)
     merged['image_archive'] = _archive(merged)
     merged['groups'] = list(merged.get('groups') or ['app'])
+    merged['reach_from'] = list(merged.get('reach_from') or ['edge'])
     merged['secrets'] = dict(merged.get('secrets') or {})
     merged['volumes'] = [_volume(name, v) for v in merged.get('volumes') or []]
     merged['container'] = 'app-%s' % name
@@ -195,3 +196,10 @@ def upstream_servers(services, presets, name, groups, hostvars, host=None):
                         % (name, ', '.join(missing)))
     return [('[%s]:%d' if ':' in addresses[h][0] else '%s:%d') % (addresses[h][0], service['host_port'])
             for h in hosts]
+
+
+def firewall_rules(services, presets):
+    """The base role's firewall rules for the apps' published ports: each reached only from its reach_from."""
+    return [{'name': 'app %s, published by Docker' % s['name'], 'ports': [s['host_port']],
+             'on_groups': s['groups'], 'from': s['reach_from'], 'published': True}
+            for s in resolve_all(services, presets)]

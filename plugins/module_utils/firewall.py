@@ -19,7 +19,7 @@ import ipaddress
 import socket
 
 PROTOCOLS = ('tcp', 'udp')
-_RULE_KEYS = frozenset(('name', 'ports', 'proto', 'on_groups', 'from'))
+_RULE_KEYS = frozenset(('name', 'ports', 'proto', 'on_groups', 'from', 'published'))
 
 
 class FirewallError(ValueError):
@@ -160,16 +160,17 @@ def build_rules(rules, group_names, groups, hostvars, resolve=socket.getaddrinfo
             'ports': _ports(rule),
             'saddr4': sources[4],
             'saddr6': sources[6],
+            'published': bool(rule.get('published')),
         })
     return result
 
 
 def allows(built_rules, address, port, proto='tcp'):
-    """Whether ``build_rules`` output lets ``address`` reach ``port``."""
+    """Whether ``build_rules`` output lets ``address`` reach ``port`` on the host itself (not a published port)."""
     source = ipaddress.ip_address(_text(address))
     port = int(port)
     for rule in built_rules:
-        if rule['proto'] != proto:
+        if rule['proto'] != proto or rule.get('published'):
             continue
         if not any(int(p.split('-')[0]) <= port <= int(p.split('-')[-1]) for p in rule['ports']):
             continue

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
     AppsError,
     device_requests,
+    firewall_rules,
     resolve,
     resolve_all,
     upstream_servers,
@@ -133,3 +134,14 @@ def test_upstream_errors(name, host, groups, message):
     with pytest.raises(AppsError) as caught:
         upstream_servers([app(port=80)], PRESETS, name, groups, HOSTVARS, host)
     assert message in str(caught.value)
+
+
+def test_each_app_is_reached_only_from_its_reach_from_the_edge_by_default():
+    rules = firewall_rules([app(preset='webui'), app(name='llm', preset='llm', host_port=8000, reach_from=['app', 'edge'])],
+                           PRESETS)
+    assert rules == [
+        {'name': 'app chat, published by Docker', 'ports': [8080], 'on_groups': ['app'], 'from': ['edge'],
+         'published': True},
+        {'name': 'app llm, published by Docker', 'ports': [8000], 'on_groups': ['gpu'], 'from': ['app', 'edge'],
+         'published': True},
+    ]

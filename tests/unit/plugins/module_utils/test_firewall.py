@@ -135,3 +135,12 @@ def test_inventory_addresses_skip_hosts_known_only_by_name():
         'edge1': ['192.0.2.10'], 'app1': ['192.0.2.11'], 'app2': ['2001:db8::12'],
         'db1': ['192.0.2.21'], 'mon1': ['192.0.2.31'],
     }
+
+
+def test_a_published_rule_is_marked_and_opens_nothing_on_the_host_itself():
+    rule = {'name': 'app chat', 'ports': [8080], 'on_groups': ['app'], 'from': ['edge'], 'published': True}
+    built = build_rules(RULES + [rule], ['app'], GROUPS, HOSTVARS, no_dns)
+    found = {r['name']: r for r in built}
+    assert found['app chat']['published'] is True and found['app chat']['saddr4'] == ['192.0.2.10']
+    assert found['ssh']['published'] is False
+    assert not allows(built, '192.0.2.10', 8080)
