@@ -71,9 +71,26 @@ def hosts_up(hosts, cpus=None):
             sys.exit("no SSH answer from %s" % address)
 
 
+def make_inventory(path):
+    """inventories/lab with the bench's names, addresses and key path."""
+    source = os.path.join(ROOT, "inventories", "lab")
+    for dirpath, dummy, files in os.walk(source):
+        target = os.path.join(path, os.path.relpath(dirpath, source))
+        os.makedirs(target, exist_ok=True)
+        for name in files:
+            with open(os.path.join(dirpath, name), encoding="utf-8") as handle:
+                text = handle.read()
+            text = (text.replace("lab-", "bn-").replace("172.30.77.", PREFIX)
+                    .replace("{{ inventory_dir }}/../../.lab/ssh/id_ed25519", KEY))
+            with open(os.path.join(target, name), "w", encoding="utf-8") as handle:
+                handle.write(text)
+    return path
+
+
 def lab_env(**overrides):
     """The environment of scripts/lib/venv.sh activate_venv, plus overrides."""
     env = dict(os.environ,
+               AIP_STATE=STATE,
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=os.path.join(STATE, "collections"),
                ANSIBLE_HOME=os.path.join(STATE, "ansible-home"),

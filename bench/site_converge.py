@@ -31,22 +31,6 @@ SITE = os.path.join(_lab.ROOT, "playbooks", "lab", "up.yml")
 LAB_DEFAULT = "mitogen_linear (lab default)"
 
 
-def make_inventory(path):
-    """inventories/lab with the bench's names, addresses and key path."""
-    source = os.path.join(_lab.ROOT, "inventories", "lab")
-    for dirpath, dummy, files in os.walk(source):
-        target = os.path.join(path, os.path.relpath(dirpath, source))
-        os.makedirs(target, exist_ok=True)
-        for name in files:
-            with open(os.path.join(dirpath, name), encoding="utf-8") as handle:
-                text = handle.read()
-            text = (text.replace("lab-", "bn-").replace("172.30.77.", _lab.PREFIX)
-                    .replace("{{ inventory_dir }}/../../.lab/ssh/id_ed25519", _lab.KEY))
-            with open(os.path.join(target, name), "w", encoding="utf-8") as handle:
-                handle.write(text)
-    return path
-
-
 def variants(cache_dir):
     """Name -> environment overrides; the first is the lab's default (scripts/lab)."""
     return {
@@ -94,7 +78,7 @@ def main():
 
     os.makedirs(os.path.join(_lab.STATE, "bench"), exist_ok=True)
     work = tempfile.mkdtemp(prefix="site.", dir=os.path.join(_lab.STATE, "bench"))
-    inventory = make_inventory(os.path.join(work, "inventory"))
+    inventory = _lab.make_inventory(os.path.join(work, "inventory"))
     found = variants(os.path.join(work, "facts"))
     try:
         _lab.hosts_up(HOSTS)

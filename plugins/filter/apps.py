@@ -17,6 +17,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
     AppsError,
+    container_start,
     device_requests,
     firewall_rules,
     resolve_all,
@@ -58,10 +59,19 @@ def app_firewall_rules(services):
         raise AnsibleFilterError(str(exc))
 
 
+def app_container_start(service, image_config=None):
+    """How an app's container starts (entrypoint, command, user, secrets owner), given its image's Config."""
+    try:
+        return container_start(service, image_config)
+    except AppsError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'apps_resolve': apps_resolve,
             'app_upstream': app_upstream,
             'app_firewall_rules': app_firewall_rules,
+            'app_container_start': app_container_start,
         }

@@ -25,8 +25,13 @@ GPU_MODES = ('runtime', 'cdi')
 # Keys a service may have; the preset's keys are the same.
 KEYS = frozenset((
     'name', 'preset', 'version', 'image', 'image_archive', 'port', 'host_port', 'health', 'env',
-    'secrets', 'volumes', 'memory', 'cpus', 'gpus', 'groups', 'command', 'reach_from',
+    'secrets', 'volumes', 'memory', 'cpus', 'gpus', 'groups', 'command', 'reach_from', 'user',
 ))
+# Where a container finds its secrets (the host's 0400 file, mounted read-only),
+# and the shell that reads them into the environment of the image's own
+# entry point: no secret is in the container's configuration.
+SECRETS_FILE = '/run/aiplatform/secrets.env'
+SECRETS_ENTRYPOINT = ['/bin/sh', '-c', 'set -a && . %s && set +a && exec "$@"' % SECRETS_FILE, 'aiplatform-secrets']
 
 
 class AppsError(ValueError):
@@ -117,12 +122,22 @@ def resolve(service, presets):
     merged['secrets'] = dict(merged.get('secrets') or {})
     merged['volumes'] = [_volume(name, v) for v in merged.get('volumes') or []]
     merged['container'] = 'app-%s' % name
+    merged['user'] = str(merged['user']) if merged.get('user') not in (None, '') else None
     clash = sorted(set(merged['secrets']) & set(merged['env']))
     if clash:
         raise AppsError("app %s: %s both in env and in secrets" % (name, ', '.join(clash)))
     _check_env(name, 'env', merged['env'], show=True)
     _check_env(name, 'secrets', merged['secrets'], show=False)
+    merged['env'] = dict((k, _env_value(v)) for k, v in merged['env'].items())
+    merged['secrets'] = dict((k, _env_value(v)) for k, v in merged['secrets'].items())
     return merged
+
+
+def _env_value(value):
+    """An environment value as a string: YAML's booleans as true/false, as Compose writes them."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return '' if value is None else str(value)
 
 
 def _check_env(name, key, values, show):
@@ -203,3 +218,32 @@ def firewall_rules(services, presets):
     return [{'name': 'app %s, published by Docker' % s['name'], 'ports': [s['host_port']],
              'on_groups': s['groups'], 'from': s['reach_from'], 'published': True}
             for s in resolve_all(services, presets)]
+
+
+def container_start(service, image_config):
+    """How the container starts: entrypoint, command, user, and the uid that owns its secrets file.
+
+    Without secrets, the image's own entry point and the service's command
+    (None: the image's). With secrets, ``/bin/sh`` sources the mounted
+    secrets file, then runs the image's entry point and command (the
+    service's command instead of the image's, as Docker does): the image
+    needs a shell, and the file belongs to the user the container runs as
+    (``user``, else the image's), which must be numeric. ``image_config`` is
+    the image's ``Config`` (None when the image is not on the host yet, as
+    in check mode).
+    """
+    name = service['name']
+    command = list(service['command']) if service.get('command') else None
+    if not service['secrets']:
+        return {'entrypoint': None, 'command': command, 'user': service['user'], 'owner': 0}
+    config = image_config or {}
+    user = service['user'] if service['user'] is not None else (config.get('User') or '')
+    uid = user.split(':')[0]
+    if uid and not uid.isdigit():
+        raise AppsError("app %s: its image runs as user %r; set user to a numeric UID[:GID] so that its secrets "
+                        "file can belong to it" % (name, user))
+    run = list(config.get('Entrypoint') or []) + (command or list(config.get('Cmd') or []))
+    if not run and image_config is not None:
+        raise AppsError("app %s: its image %s has neither an entry point nor a command, and the app gives no "
+                        "command" % (name, service['image']))
+    return {'entrypoint': list(SECRETS_ENTRYPOINT), 'command': run, 'user': service['user'], 'owner': int(uid or 0)}

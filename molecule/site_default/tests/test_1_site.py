@@ -8,8 +8,9 @@ import socket
 import ssl
 import time
 
-from lab import ADDRESS, SITE_CERT, SITE_NAME, wait_until
-from scenario_runs import changed_tasks, converge_playbook, host, playbook, recap
+from edge_load import chat_request
+from lab import ADDRESS, API_KEY, SITE_CERT, SITE_NAME, wait_until
+from scenario_runs import changed_tasks, converge_playbook, host, playbook, quote, recap
 
 EDGE = host("st-edge")
 CHUNK_DELAY = 0.25  # STANDIN_DELAY, the app's pause between two chunks
@@ -23,14 +24,12 @@ EXPECTED_TARGETS = {
 def _stream_through_the_edge(ca_file):
     """POSTs a streaming chat completion to the edge; returns (seconds of each data chunk, body)."""
     context = ssl.create_default_context(cafile=ca_file)
-    body = json.dumps({"model": "standin-1", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
-    request = ("POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-               "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (SITE_NAME, len(body), body))
+    request = chat_request(SITE_NAME, API_KEY, stream=True)
     start = time.monotonic()
     arrivals, received = [], b""
     with socket.create_connection((ADDRESS["st-edge"], 443), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=SITE_NAME) as tls:
-            tls.sendall(request.encode())
+            tls.sendall(request)
             while True:
                 data = tls.recv(65536)
                 if not data:
@@ -66,6 +65,27 @@ def _targets():
     found = json.loads(EDGE.check_output("curl -fsS http://%s:9090/api/v1/targets?state=active" % ADDRESS["st-edge"]))
     return {(t["labels"]["job"], t["labels"].get("host", t["labels"]["instance"])): t["health"]
             for t in found["data"]["activeTargets"]}
+
+
+def _statuses(path, key=None, times=1):
+    """The status of each of times GETs of path through the edge's HTTPS, on one connection, from the edge."""
+    header = "-H %s " % quote("Authorization: Bearer %s" % key) if key else ""
+    gets = " ".join(["-o /dev/null https://%s%s" % (SITE_NAME, path)] * times)
+    return EDGE.check_output("curl -s --cacert %s --resolve %s:443:127.0.0.1 %s-w '%%{http_code}\\n' %s"
+                             % (SITE_CERT, SITE_NAME, header, gets)).split()
+
+
+def test_the_model_apis_ask_for_a_key_and_limit_each_client():
+    for path in ("/v1/models", "/api/tags"):
+        assert _statuses(path) == ["401"], path
+        assert _statuses(path, "not-the-lab-key-0123456789") == ["401"], path
+    assert _statuses("/v1/models", API_KEY) == ["200"]
+    assert _statuses("/health") == ["200"]  # the site's other routes ask for none
+    # /api/ has the role's default API limit: 10 a second, 20 at once.
+    burst = _statuses("/api/tags", API_KEY, times=60)
+    print("\nFIGURE 60 keyed GETs of /api/tags at once: %d answered 200, %d answered 429"
+          % (burst.count("200"), burst.count("429")))
+    assert set(burst) == {"200", "429"} and 20 <= burst.count("200") < 50, burst
 
 
 def test_prometheus_sees_every_target_up():

@@ -2,115 +2,25 @@
 the app (roles/apps, playbooks/deploy.yml) through the edge
 under load, in order: version 1 rolls to 2 across both app hosts with no
 failed request; a broken version 3 never answers and version 2 serves on;
-the rollback puts every host back on its previous version (1).
+the rollback puts every host back on its previous version (1), its -vvv output
+naming no secret; the app's secret is in its process and its file alone.
 
-The client (EdgeLoad) runs here, on the controller, against the edge's
-HTTPS: plain chat completions at a fixed rate and streamed ones back to back,
-each on a new TLS connection checked against the site's certificate, so
-that any reset, non-2xx or truncated response counts as a failure.
+The client (molecule/edge_load.py) runs here, on the controller, against the
+edge's HTTPS: plain chat completions at a fixed rate and streamed ones back
+to back, each on a new TLS connection checked against the site's
+certificate, so that any reset, non-2xx or truncated response counts as a
+failure.
 """
 
 import json
-import socket
-import ssl
-import threading
 import time
 
-from lab import ADDRESS, SITE_CERT, SITE_NAME
-from scenario_runs import host, playbook
+from edge_load import EdgeLoad
+from lab import ADDRESS, API_KEY, CHAT_TOKEN, SITE_CERT, SITE_NAME
+from scenario_runs import host, playbook, quote
 
 DEPLOY = "aiplatform.infra.deploy"
 MIN_REQUESTS = 3000
-RATE = 60               # plain requests a second
-STREAMERS = 4           # streams always under way
-TIMEOUT = 15            # seconds a request may take (a stream takes about 4)
-
-
-def _percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
-
-
-class EdgeLoad:
-    """Requests through the edge on threads until stopped and MIN_REQUESTS are done."""
-
-    def __init__(self, cafile):
-        self.context = ssl.create_default_context(cafile=cafile)
-        self.lock = threading.Lock()
-        self.results = []       # (kind, seconds, version, error or None)
-        self.done = threading.Event()
-        self.threads = []
-
-    def request(self, stream):
-        body = json.dumps({"model": "standin-1", "stream": stream,
-                           "messages": [{"role": "user", "content": "hello"}]}).encode()
-        head = ("POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                "Content-Length: %d\r\nConnection: close\r\n\r\n" % (SITE_NAME, len(body))).encode()
-        started = time.monotonic()
-        version, error = None, None
-        try:
-            with socket.create_connection((ADDRESS["st-edge"], 443), timeout=TIMEOUT) as raw:
-                with self.context.wrap_socket(raw, server_hostname=SITE_NAME) as tls:
-                    tls.sendall(head + body)
-                    data = b""
-                    while time.monotonic() - started < TIMEOUT:
-                        chunk = tls.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
-            end = data.find(b"\r\n\r\n")
-            headers, payload = (data[:end], data[end + 4:]) if end >= 0 else (data, b"")
-            lines = headers.decode("latin-1").split("\r\n")
-            fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-            version = fields.get("X-App-Version")
-            status = lines[0].split(" ")[1] if " " in lines[0] else "none"
-            if not status.startswith("2"):
-                error = "status %s" % status
-            elif stream and b"data: [DONE]" not in payload:
-                error = "stream truncated after %d bytes" % len(payload)
-            elif not stream and len(payload) != int(fields.get("Content-Length", -1)):
-                error = "body truncated: %d of %s bytes" % (len(payload), fields.get("Content-Length"))
-        except (OSError, ValueError) as exc:
-            error = "%s: %s" % (type(exc).__name__, exc)
-        with self.lock:
-            self.results.append(("stream" if stream else "plain", time.monotonic() - started, version, error))
-
-    def _enough(self):
-        return self.done.is_set() and len(self.results) >= MIN_REQUESTS
-
-    def _plain(self, first, step):
-        start = time.monotonic()
-        n = first
-        while not self._enough():
-            time.sleep(max(0.0, start + n / RATE - time.monotonic()))
-            self.request(False)
-            n += step
-
-    def _streams(self):
-        while not self._enough():
-            self.request(True)
-
-    def __enter__(self):
-        self.threads = [threading.Thread(target=self._plain, args=(i, 4)) for i in range(4)]
-        self.threads += [threading.Thread(target=self._streams) for i in range(STREAMERS)]
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.done.set()
-        for thread in self.threads:
-            thread.join()
-
-    def report(self, what):
-        failed = [r for r in self.results if r[3]]
-        for kind in ("plain", "stream"):
-            times = [r[1] for r in self.results if r[0] == kind and not r[3]]
-            print("\nFIGURE %s, %s requests: %d, p50 %.3f s, p99 %.3f s"
-                  % (what, kind, len(times), _percentile(times, 0.5), _percentile(times, 0.99)))
-        print("FIGURE %s: %d requests, %d failed, versions %s"
-              % (what, len(self.results), len(failed), sorted({str(r[2]) for r in self.results})))
-        return failed
 
 
 def _cafile(tmp_path):
@@ -126,10 +36,10 @@ def _served_versions():
             for name in ("st-app", "st-app2")}
 
 
-def _deploy(tmp_path, what, **extra_vars):
-    with EdgeLoad(_cafile(tmp_path)) as load:
+def _deploy(tmp_path, what, *args, **extra_vars):
+    with EdgeLoad(ADDRESS["st-edge"], SITE_NAME, API_KEY, _cafile(tmp_path), MIN_REQUESTS) as load:
         started = time.monotonic()
-        proc = playbook(DEPLOY, **extra_vars)
+        proc = playbook(DEPLOY, *args, **extra_vars)
         took = time.monotonic() - started
     failed = load.report(what)
     print("FIGURE %s: the playbook took %.1f s" % (what, took))
@@ -167,8 +77,24 @@ def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
 
 
 def test_rollback_puts_each_host_back_on_its_previous_version(tmp_path):
-    proc, load, failed = _deploy(tmp_path, "rollback 2 to 1", apps_rollback="true")
+    proc, load, failed = _deploy(tmp_path, "rollback 2 to 1", "-vvv", apps_rollback="true")
     assert proc.returncode == 0, proc.stdout[-3000:]
+    # At the most verbose, the output names no secret of the inventory.
+    assert "TASK [aiplatform.infra.apps : Start the new version" in proc.stdout
+    assert CHAT_TOKEN not in proc.stdout and API_KEY not in proc.stdout
     assert not failed, failed[:10]
     assert {r[2] for r in load.results} == {"1", "2"}
     assert _served_versions() == {"st-app": "1", "st-app2": "1"}
+
+
+def test_the_apps_secret_reaches_its_process_from_its_file_alone():
+    """The app's process has its token; docker inspect and the host's other files have it nowhere."""
+    app = host("st-app")
+    environ = app.check_output("docker exec app-chat /usr/bin/python3 -c %s"
+                               % quote("print(*open('/proc/1/environ').read().split(chr(0)), sep=chr(10))"))
+    assert "STANDIN_TOKEN=%s" % CHAT_TOKEN in environ.splitlines()
+    inspect = app.check_output("docker inspect app-chat")
+    assert CHAT_TOKEN not in inspect and "STANDIN_TOKEN" not in inspect
+    holders = app.run("grep -rlsF %s /etc /var /run /root /home /opt /srv /tmp /usr/local" % quote(CHAT_TOKEN))
+    assert holders.stdout.split() == ["/etc/aiplatform-apps/chat/secrets.env"], holders.stdout
+    assert app.file("/etc/aiplatform-apps/chat/secrets.env").mode == 0o400

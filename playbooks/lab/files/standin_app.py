@@ -2,7 +2,8 @@
 
 GET /health answers {"status": "ok", "version": VERSION} (a version built
 with STANDIN_HEALTHY=false answers 503 instead: a release that fails its
-health check); GET /v1/models lists one model;
+health check); GET /v1/models lists one model, as GET /api/tags does in
+Ollama's form;
 POST /v1/chat/completions answers with a fixed reply, word by word, as
 server-sent events (text/event-stream) with STANDIN_DELAY seconds between
 chunks when the request asks for "stream": true, else as one JSON object.
@@ -46,8 +47,11 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200 if HEALTHY else 503, {"status": "ok" if HEALTHY else "broken", "version": VERSION})
         elif self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "lab"}]})
+        elif self.path == "/api/tags":
+            self._json(200, {"models": [{"name": MODEL, "model": MODEL}]})
         elif self.path == "/":
-            self._json(200, {"app": "standin", "endpoints": ["/health", "/v1/models", "/v1/chat/completions"]})
+            self._json(200, {"app": "standin",
+                             "endpoints": ["/health", "/v1/models", "/v1/chat/completions", "/api/tags"]})
         else:
             self._json(404, {"error": {"message": "no route %s" % self.path}})
 

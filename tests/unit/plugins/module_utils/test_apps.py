@@ -9,7 +9,9 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
+    SECRETS_FILE,
     AppsError,
+    container_start,
     device_requests,
     firewall_rules,
     resolve,
@@ -145,3 +147,44 @@ def test_each_app_is_reached_only_from_its_reach_from_the_edge_by_default():
         {'name': 'app llm, published by Docker', 'ports': [8000], 'on_groups': ['gpu'], 'from': ['app', 'edge'],
          'published': True},
     ]
+
+
+IMAGE = {'Entrypoint': ['/bin/ollama'], 'Cmd': ['serve'], 'User': ''}
+
+
+def test_without_secrets_the_image_starts_as_it_would():
+    start = container_start(resolve(app(port=80, command=['serve', '-v']), PRESETS), IMAGE)
+    assert start == {'entrypoint': None, 'command': ['serve', '-v'], 'user': None, 'owner': 0}
+
+
+def test_secrets_are_sourced_by_a_shell_before_the_images_own_entry_point():
+    start = container_start(resolve(app(port=80, secrets={'KEY': 's3cret'}), PRESETS), IMAGE)
+    assert start['entrypoint'][:2] == ['/bin/sh', '-c'] and SECRETS_FILE in start['entrypoint'][2]
+    assert start['command'] == ['/bin/ollama', 'serve'] and start['owner'] == 0
+    assert 's3cret' not in repr(start)
+
+
+def test_the_apps_command_replaces_the_images_and_its_user_owns_the_file():
+    start = container_start(resolve(app(port=80, secrets={'K': 'v'}, command=['run'], user=1000), PRESETS),
+                            dict(IMAGE, User='65534'))
+    assert (start['command'], start['user'], start['owner']) == (['/bin/ollama', 'run'], '1000', 1000)
+    assert container_start(resolve(app(port=80, secrets={'K': 'v'}), PRESETS),
+                           {'Cmd': ['python3'], 'User': '65534:65534'})['owner'] == 65534
+
+
+def test_an_image_unknown_yet_check_mode_still_plans():
+    assert container_start(resolve(app(port=80, secrets={'K': 'v'}), PRESETS), None)['command'] == []
+
+
+@pytest.mark.parametrize('config, message', [
+    ({'Cmd': ['x'], 'User': 'webui'}, "its image runs as user 'webui'; set user to a numeric UID"),
+    ({'User': ''}, 'its image repo/chat:1 has neither an entry point nor a command'),
+])
+def test_a_start_that_cannot_read_its_secrets_is_refused(config, message):
+    with pytest.raises(AppsError, match=message):
+        container_start(resolve(app(port=80, secrets={'K': 'v'}), PRESETS), config)
+
+
+def test_env_values_are_strings_as_compose_writes_them():
+    found = resolve(app(port=80, env={'ON': True, 'N': 3}, secrets={'OFF': False}), PRESETS)
+    assert found['env'] == {'ON': 'true', 'N': '3'} and found['secrets'] == {'OFF': 'false'}
