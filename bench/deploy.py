@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import yaml
 
@@ -83,7 +82,7 @@ def run(inventory, env, cafile, api_key, how, version, min_requests):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=1, help="pairs of runs of each, order alternated")
     parser.add_argument("--min-requests", type=int, default=3000)
     parser.add_argument("--keep", action="store_true", help="leave the hosts up")
@@ -111,8 +110,8 @@ def main():
         floor_s = statistics.median(floors)
         for how, found in runs.items():
             wall = statistics.median(r[2] for r in found)
-            print("| %s | %d | %d | %d | %.1f s | %.2f |" % (how, len(found), sum(r[0] for r in found),
-                                                           sum(r[1] for r in found), wall, wall / floor_s))
+            print("| %s | %d | %d | %d | %.1f s | %.2f |"
+                  % (how, len(found), sum(r[0] for r in found), sum(r[1] for r in found), wall, wall / floor_s))
         ours, plain = (statistics.median(r[2] for r in runs[k]) for k in ("ours", "recreate"))
         print("\nours / recreate wall: %.2f; floor %.2f s; failed: ours %d, recreate %d"
               % (ours / plain, floor_s, sum(r[1] for r in runs["ours"]), sum(r[1] for r in runs["recreate"])))

@@ -23,7 +23,6 @@ CHAT_TOKEN = _LAB["lab_chat_token"]
 API_KEY = _LAB["lab_api_key"]
 
 
-
 def wait_until(check, seconds=30, step=1):
     """Calls check until it returns something true; returns it, or None after the timeout."""
     deadline = time.monotonic() + seconds
