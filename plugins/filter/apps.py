@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import os
 
 import yaml
@@ -32,39 +33,42 @@ def _presets():
         return yaml.safe_load(handle)['_apps_presets']
 
 
+def _filter(function):
+    """The filter function, its AppsError (which names the app and the bad key) raised as Ansible's."""
+    @functools.wraps(function)
+    def wrapped(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except AppsError as exc:
+            raise AnsibleFilterError(str(exc))
+    return wrapped
+
+
+@_filter
 def apps_resolve(services, group_names=None, gpu_mode='runtime'):
     """The apps (of the hosts in group_names, when given) with presets merged and GPU requests made."""
-    try:
-        resolved = resolve_all(services, _presets(), group_names)
-        for service in resolved:
-            service['device_requests'], service['devices'] = device_requests(service['gpus'], gpu_mode)
-        return resolved
-    except AppsError as exc:
-        raise AnsibleFilterError(str(exc))
+    resolved = resolve_all(services, _presets(), group_names)
+    for service in resolved:
+        service['device_requests'], service['devices'] = device_requests(service['gpus'], gpu_mode)
+    return resolved
 
 
+@_filter
 def app_upstream(services, name, groups, hostvars, host=None):
     """The edge's upstream servers (address:port) for the app called name, or its server on host."""
-    try:
-        return upstream_servers(services, _presets(), name, groups, hostvars, host)
-    except AppsError as exc:
-        raise AnsibleFilterError(str(exc))
+    return upstream_servers(services, _presets(), name, groups, hostvars, host)
 
 
+@_filter
 def app_firewall_rules(services):
     """The firewall rules (the base role's form) that let only each app's reach_from reach its published port."""
-    try:
-        return firewall_rules(services, _presets())
-    except AppsError as exc:
-        raise AnsibleFilterError(str(exc))
+    return firewall_rules(services, _presets())
 
 
+@_filter
 def app_container_start(service, image_config=None):
-    """How an app's container starts (entrypoint, command, user, secrets owner), given its image's Config."""
-    try:
-        return container_start(service, image_config)
-    except AppsError as exc:
-        raise AnsibleFilterError(str(exc))
+    """How an app's container starts (entrypoint, command, secrets mount and owner), given its image's Config."""
+    return container_start(service, image_config)
 
 
 class FilterModule(object):

@@ -221,7 +221,7 @@ def firewall_rules(services, presets):
 
 
 def container_start(service, image_config):
-    """How the container starts: entrypoint, command, user, and the uid that owns its secrets file.
+    """How the container starts: entrypoint, command, where its secrets file is mounted and the uid that owns it.
 
     Without secrets, the image's own entry point and the service's command
     (None: the image's). With secrets, ``/bin/sh`` sources the mounted
@@ -235,7 +235,7 @@ def container_start(service, image_config):
     name = service['name']
     command = list(service['command']) if service.get('command') else None
     if not service['secrets']:
-        return {'entrypoint': None, 'command': command, 'user': service['user'], 'owner': 0}
+        return {'entrypoint': None, 'command': command, 'mount': None, 'owner': 0}
     config = image_config or {}
     user = service['user'] if service['user'] is not None else (config.get('User') or '')
     uid = user.split(':')[0]
@@ -246,4 +246,4 @@ def container_start(service, image_config):
     if not run and image_config is not None:
         raise AppsError("app %s: its image %s has neither an entry point nor a command, and the app gives no "
                         "command" % (name, service['image']))
-    return {'entrypoint': list(SECRETS_ENTRYPOINT), 'command': run, 'user': service['user'], 'owner': int(uid or 0)}
+    return {'entrypoint': list(SECRETS_ENTRYPOINT), 'command': run, 'mount': SECRETS_FILE, 'owner': int(uid or 0)}

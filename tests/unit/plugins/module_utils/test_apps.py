@@ -154,20 +154,21 @@ IMAGE = {'Entrypoint': ['/bin/ollama'], 'Cmd': ['serve'], 'User': ''}
 
 def test_without_secrets_the_image_starts_as_it_would():
     start = container_start(resolve(app(port=80, command=['serve', '-v']), PRESETS), IMAGE)
-    assert start == {'entrypoint': None, 'command': ['serve', '-v'], 'user': None, 'owner': 0}
+    assert start == {'entrypoint': None, 'command': ['serve', '-v'], 'mount': None, 'owner': 0}
 
 
 def test_secrets_are_sourced_by_a_shell_before_the_images_own_entry_point():
     start = container_start(resolve(app(port=80, secrets={'KEY': 's3cret'}), PRESETS), IMAGE)
     assert start['entrypoint'][:2] == ['/bin/sh', '-c'] and SECRETS_FILE in start['entrypoint'][2]
     assert start['command'] == ['/bin/ollama', 'serve'] and start['owner'] == 0
+    assert start['mount'] == SECRETS_FILE
     assert 's3cret' not in repr(start)
 
 
 def test_the_apps_command_replaces_the_images_and_its_user_owns_the_file():
-    start = container_start(resolve(app(port=80, secrets={'K': 'v'}, command=['run'], user=1000), PRESETS),
-                            dict(IMAGE, User='65534'))
-    assert (start['command'], start['user'], start['owner']) == (['/bin/ollama', 'run'], '1000', 1000)
+    service = resolve(app(port=80, secrets={'K': 'v'}, command=['run'], user=1000), PRESETS)
+    start = container_start(service, dict(IMAGE, User='65534'))
+    assert (start['command'], service['user'], start['owner']) == (['/bin/ollama', 'run'], '1000', 1000)
     assert container_start(resolve(app(port=80, secrets={'K': 'v'}), PRESETS),
                            {'Cmd': ['python3'], 'User': '65534:65534'})['owner'] == 65534
 
