@@ -14,7 +14,8 @@ shared .config/molecule/config.yml's) one `molecule ACTION` at a time:
   destroy start Docker jobs with async, whose status mitogen never reports
   as finished;
 - a scenario whose step fails is destroyed and the others go on; the
-  runner exits 1 naming the failed ones.
+  runner ends with the last lines of each failed step (CI shows the tail
+  of the output) and exits 1 naming the failed ones.
 
 Scenarios whose hosts share a name (those on the shared deb12 and deb13) run
 one after another in one lane. The longest go first, by the seconds each
@@ -43,6 +44,8 @@ SHARED = os.path.join(ROOT, ".config", "molecule", "config.yml")
 # Molecule's own playbooks on localhost (async Docker jobs): Ansible's strategy.
 LINEAR_ACTIONS = ("dependency", "create", "destroy", "syntax")
 STRATEGY = "mitogen_linear"
+# Lines of a failed step's output printed again at the end.
+FAILED_TAIL_LINES = 60
 # Seconds a scenario is guessed to take per host, before a run has timed it.
 GUESS_PER_HOST = 90
 HISTORY = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
@@ -52,6 +55,12 @@ HISTORY = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~
 def _load(path):
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle) or {}
+
+
+def _offset(log):
+    """Where the next byte of log goes: its own writes and those of the steps (which share its descriptor)."""
+    log.flush()
+    return os.lseek(log.fileno(), 0, os.SEEK_CUR)
 
 
 def scenarios_on_disk():
@@ -92,7 +101,7 @@ class Runner:
     def __init__(self, times, logs, plans):
         self.times, self.logs, self.plans = times, logs, plans
         self.lock = threading.Lock()
-        self.failed, self.seconds = [], {}
+        self.failed, self.seconds, self.failed_output = [], {}, []
         self.fast_env = dict(os.environ, **lab_strategy.strategy_plugins(STRATEGY))
 
     def _say(self, text):
@@ -118,11 +127,13 @@ class Runner:
         begun = time.monotonic()
         with open(path, "w", encoding="utf-8") as log:
             for action in self.plans[name][0]:
+                begun_at = _offset(log)
                 code, spent = self._action(name, action, log)
                 self._say("==> %s %s: %.0f s%s\n" % (name, action, spent, "" if code == 0 else ", failed"))
                 if code:
                     with self.lock:
                         self.failed.append("%s (%s)" % (name, action))
+                        self.failed_output.append((name, action, path, begun_at, _offset(log)))
                     self._action(name, "destroy", log)
                     break
         with self.lock, open(path, encoding="utf-8", errors="replace") as log:
@@ -165,6 +176,12 @@ def main(argv):
     os.makedirs(os.path.dirname(HISTORY), exist_ok=True)
     with open(HISTORY, "w", encoding="utf-8") as out:
         json.dump(dict(known, **runner.seconds), out, indent=1, sort_keys=True)
+    for name, action, path, begun_at, ended_at in runner.failed_output:
+        with open(path, "rb") as log:
+            log.seek(begun_at)
+            lines = log.read(ended_at - begun_at).decode("utf-8", "replace").splitlines()
+        sys.stdout.write("\n==> %s %s failed; its last %d lines:\n%s\n"
+                         % (name, action, FAILED_TAIL_LINES, "\n".join(lines[-FAILED_TAIL_LINES:])))
     if runner.failed:
         sys.exit("failed: " + ", ".join(runner.failed))
 

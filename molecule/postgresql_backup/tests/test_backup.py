@@ -296,10 +296,8 @@ def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds
         db.check_output("runuser -u postgres -- psql -XAtq -d killdb -c %s" % quote(
             "CREATE TABLE bulk AS SELECT g, md5(random()::text) || md5(g::text) AS v FROM generate_series(1, 200000) g"))
         # pg_dump as it is, then a pause with its output still open: a backup midway, every time.
-        wrapper = '#!/bin/sh\n[ "$1" = --version ] && exec %s/pg_dump --version\n%s/pg_dump "$@"\nexec sleep 300\n' % (
-            PG_BIN, PG_BIN)
-        db.check_output("install -d -o postgres /tmp/slowbin /tmp/kill-state && printf '%%s' %s > /tmp/slowbin/pg_dump "
-                        "&& chmod 755 /tmp/slowbin/pg_dump" % quote(wrapper))
+        _held_pg_dump(db)
+        db.check_output("install -d -o postgres /tmp/kill-state")
         config = dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", prefix="t-kill-" + RUN,
                       databases=["killdb"], compression="none", part_size_mb=5, bin_dir="/tmp/slowbin", **creds)
         db.check_output("rm -rf /tmp/kill.json /tmp/kill-state/* && printf '%%s' %s > /tmp/kill.json "
@@ -323,12 +321,18 @@ def test_a_backup_killed_midway_leaves_nothing_complete_and_no_open_upload(creds
     assert state["last_run_success"] is False and state["failures_total"] == 1
 
 
-def _slow_pg_dump(db, hold_seconds):
-    """A pg_dump in /tmp/slowbin that keeps its output open hold_seconds after the dump: a backup that lasts."""
-    wrapper = '#!/bin/sh\n[ "$1" = --version ] && exec %s/pg_dump --version\n%s/pg_dump "$@"\nexec sleep %d\n' % (
-        PG_BIN, PG_BIN, hold_seconds)
-    db.check_output("install -d -o postgres /tmp/slowbin && printf '%%s' %s > /tmp/slowbin/pg_dump "
-                    "&& chmod 755 /tmp/slowbin/pg_dump" % quote(wrapper))
+HELD = "/tmp/slowbin/release"
+
+
+def _held_pg_dump(db):
+    """A pg_dump in /tmp/slowbin that keeps its output open after the dump until HELD exists (5 min at most).
+
+    A backup that lasts until the test lets it end, however slow the machine.
+    """
+    wrapper = ('#!/bin/sh\n[ "$1" = --version ] && exec {bin}/pg_dump --version\n{bin}/pg_dump "$@"\n'
+               'for _ in $(seq 1500); do [ -e {held} ] && exit 0; sleep 0.2; done\n').format(bin=PG_BIN, held=HELD)
+    db.check_output("install -d -o postgres /tmp/slowbin && rm -f %s && printf '%%s' %s > /tmp/slowbin/pg_dump "
+                    "&& chmod 755 /tmp/slowbin/pg_dump" % (HELD, quote(wrapper)))
 
 
 def test_two_backups_on_one_prefix_both_complete_and_retention_spares_the_running_one(creds):
@@ -346,7 +350,7 @@ def test_two_backups_on_one_prefix_both_complete_and_retention_spares_the_runnin
                         "-c 'CREATE DATABASE overlapdb'")
         db.check_output("runuser -u postgres -- psql -XAtq -d overlapdb -c %s" % quote(
             "CREATE TABLE bulk AS SELECT g, md5(random()::text) || md5(g::text) AS v FROM generate_series(1, 200000) g"))
-        _slow_pg_dump(db, 20)
+        _held_pg_dump(db)
         config = dict(bucket="aip-backups", endpoint_url="http://172.30.81.10:9000", prefix=prefix,
                       databases=["overlapdb"], compression="none", part_size_mb=5, bin_dir="/tmp/slowbin", **creds)
         db.check_output("install -d -o postgres /tmp/overlap-state && rm -rf /tmp/overlap-state/* /tmp/overlap.json "
@@ -368,6 +372,7 @@ def test_two_backups_on_one_prefix_both_complete_and_retention_spares_the_runnin
     assert second["expired"] == [] and second["aborted_uploads"] == []
     assert module("pg_backup_info", creds, prefix=prefix)["uploads_in_progress"], "the running upload was aborted"
     with db.sudo():
+        db.check_output("touch " + HELD)  # the first backup may end now
         for _attempt in range(90):
             if db.run("systemctl is-active bk-overlap").stdout.strip() not in ("active", "activating"):
                 break
