@@ -18,6 +18,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
     AppsError,
+    colours_in_use,
     container_start,
     device_requests,
     firewall_rules,
@@ -54,9 +55,9 @@ def apps_resolve(services, group_names=None, gpu_mode='runtime'):
 
 
 @_filter
-def app_upstream(services, name, groups, hostvars, host=None):
-    """The edge's upstream servers (address:port) for the app called name, or its server on host."""
-    return upstream_servers(services, _presets(), name, groups, hostvars, host)
+def app_upstream(services, name, groups, hostvars, host=None, colour=None):
+    """The edge's upstream servers (address:port) for the app called name, or those on host (of colour)."""
+    return upstream_servers(services, _presets(), name, groups, hostvars, host, colour)
 
 
 @_filter
@@ -71,6 +72,12 @@ def app_container_start(service, image_config=None):
     return container_start(service, image_config)
 
 
+@_filter
+def app_colours(containers, service, recorded=None, version=None):
+    """A blue-green app's colours on a host: running, versions, live, candidate (runs version) and idle."""
+    return colours_in_use(service, containers, recorded, version)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -78,4 +85,5 @@ class FilterModule(object):
             'app_upstream': app_upstream,
             'app_firewall_rules': app_firewall_rules,
             'app_container_start': app_container_start,
+            'app_colours': app_colours,
         }

@@ -25,8 +25,14 @@ GPU_MODES = ('runtime', 'cdi')
 # Keys a service may have; the preset's keys are the same.
 KEYS = frozenset((
     'name', 'preset', 'version', 'image', 'image_archive', 'port', 'host_port', 'health', 'env',
-    'secrets', 'volumes', 'memory', 'cpus', 'gpus', 'groups', 'command', 'reach_from', 'user',
+    'secrets', 'volumes', 'memory', 'cpus', 'gpus', 'groups', 'command', 'reach_from', 'user', 'strategy',
+    'green_port',
 ))
+# How a new version replaces the running one: host by host behind the edge,
+# or beside it on each host (blue on host_port, green on green_port) and
+# switched at the edge.
+STRATEGIES = ('rolling', 'blue_green')
+COLOURS = ('blue', 'green')
 # Where a container finds its secrets (the host's 0400 file, mounted read-only),
 # and the shell that reads them into the environment of the image's own
 # entry point: no secret is in the container's configuration.
@@ -111,6 +117,22 @@ def resolve(service, presets):
     merged['version'] = str(merged['version'])
     merged['port'] = _port(merged, 'port')
     merged['host_port'] = _port(dict(merged, host_port=merged.get('host_port') or merged['port']), 'host_port')
+    merged['strategy'] = merged.get('strategy') or 'rolling'
+    if merged['strategy'] not in STRATEGIES:
+        raise AppsError("app %s: strategy must be one of %s, not %r" % (name, ', '.join(STRATEGIES),
+                                                                       merged['strategy']))
+    merged['ports'], merged['colours'] = [merged['host_port']], {}
+    if merged['strategy'] == 'blue_green':
+        if merged.get('green_port') is None:
+            merged['green_port'] = merged['host_port'] + 1
+        green = _port(merged, 'green_port')
+        if green == merged['host_port']:
+            raise AppsError("app %s: green_port must differ from host_port (%d)" % (name, green))
+        merged['ports'].append(green)
+        merged['colours'] = dict((colour, {'container': 'app-%s-%s' % (name, colour), 'host_port': port})
+                                 for colour, port in zip(COLOURS, merged['ports']))
+    elif merged.get('green_port') is not None:
+        raise AppsError("app %s: green_port is for strategy blue_green" % name)
     health = dict({'path': '/health', 'status': 200}, **(merged.get('health') or {}))
     if not str(health['path']).startswith('/'):
         raise AppsError("app %s: health.path must start with '/', not %r" % (name, health['path']))
@@ -159,9 +181,21 @@ def resolve_all(services, presets, group_names=None):
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise AppsError("apps named more than once: %s" % ', '.join(twice))
+    _check_ports(resolved)
     if group_names is None:
         return resolved
     return [s for s in resolved if set(s['groups']) & set(group_names)]
+
+
+def _check_ports(services):
+    """No host port published by two apps that share a group."""
+    for index, service in enumerate(services):
+        for other in services[:index]:
+            common = set(service['ports']) & set(other['ports'])
+            if common and set(service['groups']) & set(other['groups']):
+                raise AppsError("apps %s and %s both publish port %s on the hosts of %s"
+                                % (other['name'], service['name'], ', '.join(str(p) for p in sorted(common)),
+                                   ', '.join(sorted(set(service['groups']) & set(other['groups'])))))
 
 
 def device_requests(gpus, mode):
@@ -193,12 +227,18 @@ def hosts_of(service, groups):
     return hosts
 
 
-def upstream_servers(services, presets, name, groups, hostvars, host=None):
-    """``address:port`` of each host the app ``name`` runs on (or of ``host`` alone), for the edge's upstream."""
+def upstream_servers(services, presets, name, groups, hostvars, host=None, colour=None):
+    """``address:port`` of each host the app ``name`` runs on (or of ``host`` alone), for the edge's upstream.
+
+    A blue-green app has a server per colour on each host (blue, then green),
+    or that of ``colour`` alone.
+    """
     found = [s for s in resolve_all(services, presets) if s['name'] == name]
     if not found:
         raise AppsError("no app named %r in apps_services" % (name,))
     service = found[0]
+    if colour is not None and colour not in COLOURS or colour is not None and service['strategy'] != 'blue_green':
+        raise AppsError("app %s: no colour %r (strategy %s)" % (name, colour, service['strategy']))
     hosts = hosts_of(service, groups)
     if host is not None:
         if host not in hosts:
@@ -209,13 +249,14 @@ def upstream_servers(services, presets, name, groups, hostvars, host=None):
     if missing:
         raise AppsError("app %s: no known address for %s (set ansible_host or base_firewall_address)"
                         % (name, ', '.join(missing)))
-    return [('[%s]:%d' if ':' in addresses[h][0] else '%s:%d') % (addresses[h][0], service['host_port'])
-            for h in hosts]
+    ports = [service['colours'][colour]['host_port']] if colour else service['ports']
+    return [('[%s]:%d' if ':' in addresses[h][0] else '%s:%d') % (addresses[h][0], port)
+            for h in hosts for port in ports]
 
 
 def firewall_rules(services, presets):
     """The base role's firewall rules for the apps' published ports: each reached only from its reach_from."""
-    return [{'name': 'app %s, published by Docker' % s['name'], 'ports': [s['host_port']],
+    return [{'name': 'app %s, published by Docker' % s['name'], 'ports': s['ports'],
              'on_groups': s['groups'], 'from': s['reach_from'], 'published': True}
             for s in resolve_all(services, presets)]
 
@@ -247,3 +288,27 @@ def container_start(service, image_config):
         raise AppsError("app %s: its image %s has neither an entry point nor a command, and the app gives no "
                         "command" % (name, service['image']))
     return {'entrypoint': list(SECRETS_ENTRYPOINT), 'command': run, 'mount': SECRETS_FILE, 'owner': int(uid or 0)}
+
+
+def colours_in_use(service, containers, recorded, version):
+    """Which colours of a blue-green app run, which is live, and where ``version`` is or goes.
+
+    ``containers`` maps each colour to its container as docker_container_info
+    gives it (None when there is none); ``recorded`` is the colour the host's
+    release record names; ``version`` the version to run. Returns running
+    (the colours whose container runs), versions (their version labels), live
+    (the recorded colour when it runs, else the first that runs, else None),
+    candidate (the running colour that runs ``version``, the live one first,
+    else None: it may already serve it, as a canary does) and idle (the
+    colour that is not live).
+    """
+    if service['strategy'] != 'blue_green':
+        raise AppsError("app %s: strategy %s has no colours" % (service['name'], service['strategy']))
+    running = [c for c in COLOURS if ((containers.get(c) or {}).get('State') or {}).get('Running')]
+    versions = dict((c, ((containers[c].get('Config') or {}).get('Labels') or {}).get('aiplatform.app.version'))
+                    for c in running)
+    live = recorded if recorded in running else (running[0] if running else None)
+    ordered = ([live] if live else []) + [c for c in running if c != live]
+    candidate = next((c for c in ordered if versions[c] == str(version)), None)
+    idle = COLOURS[1] if live == COLOURS[0] else COLOURS[0]
+    return {'running': running, 'versions': versions, 'live': live, 'candidate': candidate, 'idle': idle}

@@ -1,15 +1,22 @@
-"""What the scenario's tests share: the hosts, the app's DSN and secrets, waiting (hosts, SQL and playbook runs: scenario_runs)."""
+"""What the scenario's tests share: the hosts, the app's DSN and secrets, waiting, deploys under load
+(hosts, SQL and playbook runs: scenario_runs)."""
 
 import os
 import time
 
 import yaml
 
+from edge_load import EdgeLoad
+from scenario_runs import host, playbook
+
 
 ADDRESS = {"st-edge": "172.30.84.10", "st-app": "172.30.84.11", "st-app2": "172.30.84.12",
            "st-db1": "172.30.84.21", "st-db2": "172.30.84.22"}
 SITE_NAME = "chat.lab.internal"
 SITE_CERT = "/etc/ssl/aiplatform-nginx/chat/fullchain.pem"
+RAG_SITE_NAME = "rag.lab.internal"
+RAG_SITE_CERT = "/etc/ssl/aiplatform-nginx/rag/fullchain.pem"
+DEPLOY = "aiplatform.infra.deploy"
 PG_CA = "/etc/postgresql/aiplatform-tls/ca.crt"
 APP_DSN = ("host=%s dbname=app user=app password=lab-app-password sslmode=verify-full "
            "sslrootcert=/tmp/pg-ca.crt connect_timeout=3")
@@ -31,3 +38,26 @@ def wait_until(check, seconds=30, step=1):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(step)
+
+
+def site_cafile(tmp_path, cert):
+    """The edge's self-signed certificate of a site, as a CA file on the controller."""
+    path = tmp_path / "site.pem"
+    path.write_text(host("st-edge").check_output("cat %s" % cert) + "\n")
+    return str(path)
+
+
+def edge_load(tmp_path, site_name, cert, min_requests):
+    """The load client (molecule/edge_load.py) against a site of the edge."""
+    return EdgeLoad(ADDRESS["st-edge"], site_name, API_KEY, site_cafile(tmp_path, cert), min_requests)
+
+
+def deploy_under_load(load, what, *args, **extra_vars):
+    """aiplatform.infra.deploy run while load (an edge_load) runs; returns the process and the failed requests."""
+    with load:
+        started = time.monotonic()
+        proc = playbook(DEPLOY, *args, **extra_vars)
+        took = time.monotonic() - started
+    failed = load.report(what)
+    print("FIGURE %s: the playbook took %.1f s" % (what, took))
+    return proc, failed

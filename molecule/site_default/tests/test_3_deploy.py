@@ -13,20 +13,11 @@ failure.
 """
 
 import json
-import time
 
-from edge_load import EdgeLoad
-from lab import ADDRESS, API_KEY, CHAT_TOKEN, SITE_CERT, SITE_NAME
-from scenario_runs import host, playbook, quote
+from lab import ADDRESS, API_KEY, CHAT_TOKEN, SITE_CERT, SITE_NAME, deploy_under_load, edge_load
+from scenario_runs import host, quote
 
-DEPLOY = "aiplatform.infra.deploy"
 MIN_REQUESTS = 3000
-
-
-def _cafile(tmp_path):
-    path = tmp_path / "site.pem"
-    path.write_text(host("st-edge").check_output("cat %s" % SITE_CERT) + "\n")
-    return str(path)
 
 
 def _served_versions():
@@ -37,12 +28,8 @@ def _served_versions():
 
 
 def _deploy(tmp_path, what, *args, **extra_vars):
-    with EdgeLoad(ADDRESS["st-edge"], SITE_NAME, API_KEY, _cafile(tmp_path), MIN_REQUESTS) as load:
-        started = time.monotonic()
-        proc = playbook(DEPLOY, *args, **extra_vars)
-        took = time.monotonic() - started
-    failed = load.report(what)
-    print("FIGURE %s: the playbook took %.1f s" % (what, took))
+    load = edge_load(tmp_path, SITE_NAME, SITE_CERT, MIN_REQUESTS)
+    proc, failed = deploy_under_load(load, what, *args, **extra_vars)
     return proc, load, failed
 
 
@@ -80,7 +67,7 @@ def test_rollback_puts_each_host_back_on_its_previous_version(tmp_path):
     proc, load, failed = _deploy(tmp_path, "rollback 2 to 1", "-vvv", apps_rollback="true")
     assert proc.returncode == 0, proc.stdout[-3000:]
     # At the most verbose, the output names no secret of the inventory.
-    assert "TASK [aiplatform.infra.apps : Start the new version" in proc.stdout
+    assert "TASK [aiplatform.infra.apps : Run the container - app-chat 1]" in proc.stdout
     assert CHAT_TOKEN not in proc.stdout and API_KEY not in proc.stdout
     assert not failed, failed[:10]
     assert {r[2] for r in load.results} == {"1", "2"}

@@ -14,7 +14,8 @@ PLAYBOOK_VARS = {"health_check_http", "health_check_tcp", "health_check_systemd"
                  "health_check_docker_containers", "health_check_gpu", "health_check_postgres",
                  "health_check_redis"}
 # The lab's own, read by its playbooks (playbooks/lab: the stand-in app's images), and its secrets.
-LAB_VARS = {"lab_images_dir", "lab_standin_image", "lab_chat_version", "lab_chat_token", "lab_api_key"}
+LAB_VARS = {"lab_images_dir", "lab_standin_image", "lab_chat_version", "lab_rag_version", "lab_chat_token",
+            "lab_api_key"}
 SECRETS = re.compile(r"(password|secret|passphrase|access_key|api_url|bcrypt)")
 
 

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
     SECRETS_FILE,
     AppsError,
+    colours_in_use,
     container_start,
     device_requests,
     firewall_rules,
@@ -74,6 +75,10 @@ def test_an_archive_is_checked_and_named_by_its_digest():
     (app(port=80, env={'K': 1}, secrets={'K': 2}), 'app chat: K both in env and in secrets'),
     (app(port=80, env={'BAD-NAME': 1}), "env name 'BAD-NAME'"),
     (app(port=80, env={'K': 'a\nb'}), "env K has a line break, which an env file cannot hold: 'a\\nb'"),
+    (app(port=80, strategy='canary'), "app chat: strategy must be one of rolling, blue_green, not 'canary'"),
+    (app(port=80, strategy='blue_green', green_port=80), 'app chat: green_port must differ from host_port (80)'),
+    (app(port=80, strategy='blue_green', green_port=0), 'app chat: green_port must be a port number'),
+    (app(port=80, green_port=81), 'app chat: green_port is for strategy blue_green'),
 ])
 def test_errors_name_the_app_and_the_key(service, message):
     with pytest.raises(AppsError, match=None) as caught:
@@ -97,6 +102,23 @@ def test_resolve_all_keeps_the_hosts_apps_and_refuses_a_name_twice():
         resolve_all([app(port=80), app(port=81)], PRESETS)
     with pytest.raises(AppsError, match='must be a list'):
         resolve_all({'name': 'chat'}, PRESETS)
+
+
+def test_a_blue_green_app_has_a_container_and_a_port_per_colour():
+    rolling = resolve(app(port=80), PRESETS)
+    assert (rolling['strategy'], rolling['ports'], rolling['colours']) == ('rolling', [80], {})
+    blue_green = resolve(app(port=80, host_port=8090, strategy='blue_green'), PRESETS)
+    assert blue_green['ports'] == [8090, 8091]
+    assert blue_green['colours'] == {'blue': {'container': 'app-chat-blue', 'host_port': 8090},
+                                     'green': {'container': 'app-chat-green', 'host_port': 8091}}
+    assert resolve(app(port=80, strategy='blue_green', green_port=9000), PRESETS)['ports'] == [80, 9000]
+
+
+def test_two_apps_on_one_host_never_publish_one_port():
+    with pytest.raises(AppsError, match='apps chat and rag both publish port 8081 on the hosts of app'):
+        resolve_all([app(port=80, host_port=8080, strategy='blue_green'), app(name='rag', port=8081)], PRESETS)
+    apart = [app(port=80, groups=['app']), app(name='rag', port=80, groups=['rag'])]
+    assert [s['ports'] for s in resolve_all(apart, PRESETS)] == [[80], [80]]
 
 
 @pytest.mark.parametrize('gpus, mode, expected', [
@@ -125,6 +147,18 @@ def test_upstream_servers_in_inventory_order():
     services = [app(port=8080, host_port=18080, groups=['app', 'gpu'])]
     assert upstream_servers(services, PRESETS, 'chat', groups, HOSTVARS) == ['10.0.0.1:18080', '[fd00::2]:18080']
     assert upstream_servers(services, PRESETS, 'chat', groups, HOSTVARS, 'a2') == ['[fd00::2]:18080']
+
+
+def test_a_blue_green_app_has_a_server_per_colour_on_each_host():
+    groups = {'app': ['a1', 'a2']}
+    services = [app(port=8080, strategy='blue_green')]
+    assert upstream_servers(services, PRESETS, 'chat', groups, HOSTVARS) == [
+        '10.0.0.1:8080', '10.0.0.1:8081', '[fd00::2]:8080', '[fd00::2]:8081']
+    assert upstream_servers(services, PRESETS, 'chat', groups, HOSTVARS, 'a1', 'green') == ['10.0.0.1:8081']
+    with pytest.raises(AppsError, match="app chat: no colour 'red' \\(strategy blue_green\\)"):
+        upstream_servers(services, PRESETS, 'chat', groups, HOSTVARS, 'a1', 'red')
+    with pytest.raises(AppsError, match="app chat: no colour 'blue' \\(strategy rolling\\)"):
+        upstream_servers([app(port=80)], PRESETS, 'chat', groups, HOSTVARS, 'a1', 'blue')
 
 
 @pytest.mark.parametrize('name, host, groups, message', [
@@ -189,3 +223,32 @@ def test_a_start_that_cannot_read_its_secrets_is_refused(config, message):
 def test_env_values_are_strings_as_compose_writes_them():
     found = resolve(app(port=80, env={'ON': True, 'N': 3}, secrets={'OFF': False}), PRESETS)
     assert found['env'] == {'ON': 'true', 'N': '3'} and found['secrets'] == {'OFF': 'false'}
+
+
+def _container(version, running=True):
+    return {'State': {'Running': running}, 'Config': {'Labels': {'aiplatform.app.version': version}}}
+
+
+BLUE_GREEN = resolve(app(port=80, strategy='blue_green'), PRESETS)
+
+
+@pytest.mark.parametrize('containers, recorded, version, expected', [
+    # Nothing runs yet: blue first.
+    ({'blue': None, 'green': None}, None, '1', ([], None, None, 'blue')),
+    # Blue serves 1: 1 is there already, 2 goes to green.
+    ({'blue': _container('1'), 'green': None}, 'blue', '1', (['blue'], 'blue', 'blue', 'green')),
+    ({'blue': _container('1'), 'green': _container('0', running=False)}, 'blue', '2', (['blue'], 'blue', None, 'green')),
+    # A canary: green runs 2 beside blue's 1, green recorded; promoting 2 or going back to 1 starts nothing.
+    ({'blue': _container('1'), 'green': _container('2')}, 'green', '2', (['blue', 'green'], 'green', 'green', 'blue')),
+    ({'blue': _container('1'), 'green': _container('2')}, 'green', '1', (['blue', 'green'], 'green', 'blue', 'blue')),
+    # The recorded colour is gone: the one that runs is live.
+    ({'blue': None, 'green': _container('3')}, 'blue', '4', (['green'], 'green', None, 'blue')),
+])
+def test_colours_in_use(containers, recorded, version, expected):
+    found = colours_in_use(BLUE_GREEN, containers, recorded, version)
+    assert (found['running'], found['live'], found['candidate'], found['idle']) == expected
+
+
+def test_a_rolling_app_has_no_colours():
+    with pytest.raises(AppsError, match='app chat: strategy rolling has no colours'):
+        colours_in_use(resolve(app(port=80), PRESETS), {}, None, '1')
