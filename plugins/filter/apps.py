@@ -46,9 +46,10 @@ def _filter(function):
 
 
 @_filter
-def apps_resolve(services, group_names=None, gpu_mode='runtime'):
-    """The apps (of the hosts in group_names, when given) with presets merged and GPU requests made."""
-    resolved = resolve_all(services, _presets(), group_names)
+def apps_resolve(services, group_names=None, gpu_mode='runtime', only=None):
+    """The apps (of the hosts in group_names, when given; those named in only) with presets merged and GPU
+    requests made."""
+    resolved = resolve_all(services, _presets(), group_names, only)
     for service in resolved:
         service['device_requests'], service['devices'] = device_requests(service['gpus'], gpu_mode)
     return resolved

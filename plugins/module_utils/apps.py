@@ -119,13 +119,13 @@ def resolve(service, presets):
     merged['host_port'] = _port(dict(merged, host_port=merged.get('host_port') or merged['port']), 'host_port')
     merged['strategy'] = merged.get('strategy') or 'rolling'
     if merged['strategy'] not in STRATEGIES:
-        raise AppsError("app %s: strategy must be one of %s, not %r" % (name, ', '.join(STRATEGIES),
-                                                                       merged['strategy']))
+        raise AppsError("app %s: strategy must be one of %s, not %r"
+                        % (name, ', '.join(STRATEGIES), merged['strategy']))
     merged['ports'], merged['colours'] = [merged['host_port']], {}
     if merged['strategy'] == 'blue_green':
         if merged.get('green_port') is None:
             merged['green_port'] = merged['host_port'] + 1
-        green = _port(merged, 'green_port')
+        green = merged['green_port'] = _port(merged, 'green_port')
         if green == merged['host_port']:
             raise AppsError("app %s: green_port must differ from host_port (%d)" % (name, green))
         merged['ports'].append(green)
@@ -172,8 +172,12 @@ def _check_env(name, key, values, show):
                             % (name, key, var, (': %r' % value) if show else ''))
 
 
-def resolve_all(services, presets, group_names=None):
-    """Every service resolved (names unique); those whose groups meet group_names when given."""
+def resolve_all(services, presets, group_names=None, only=None):
+    """Every service resolved (names unique); those whose groups meet group_names when given, of only if any.
+
+    ``only`` is a list of app names or a comma-separated string of them
+    (``-e apps_only=chat,rag``); empty: every app.
+    """
     if not isinstance(services, (list, tuple)):
         raise AppsError("apps_services must be a list of apps, not %r" % (services,))
     resolved = [resolve(s, presets) for s in services]
@@ -182,9 +186,13 @@ def resolve_all(services, presets, group_names=None):
     if twice:
         raise AppsError("apps named more than once: %s" % ', '.join(twice))
     _check_ports(resolved)
-    if group_names is None:
-        return resolved
-    return [s for s in resolved if set(s['groups']) & set(group_names)]
+    if isinstance(only, str):
+        only = [name.strip() for name in only.split(',') if name.strip()]
+    unknown = sorted(set(only or []) - set(names))
+    if unknown:
+        raise AppsError("apps_only names no app called %s (apps: %s)" % (', '.join(unknown), ', '.join(names)))
+    return [s for s in resolved if (group_names is None or set(s['groups']) & set(group_names))
+            and (not only or s['name'] in only)]
 
 
 def _check_ports(services):

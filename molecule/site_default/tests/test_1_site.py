@@ -9,7 +9,7 @@ import ssl
 import time
 
 from edge_load import chat_request
-from lab import ADDRESS, API_KEY, SITE_CERT, SITE_NAME, wait_until
+from lab import ADDRESS, API_KEY, RAG_SITE_NAME, SITE_CERT, SITE_NAME, wait_until
 from scenario_runs import changed_tasks, converge_playbook, host, playbook, quote, recap
 
 EDGE = host("st-edge")
@@ -18,6 +18,7 @@ EXPECTED_TARGETS = {
     ("node", "st-edge"), ("node", "st-app"), ("node", "st-app2"), ("node", "st-db1"), ("node", "st-db2"),
     ("postgres", "st-db1"), ("postgres", "st-db2"), ("nginx", "st-edge"), ("redis", "st-db2"), ("nginx_log", "st-edge"),
     ("alertmanager", "st-edge"), ("prometheus", "st-edge"), ("blackbox_https", "https://%s/" % SITE_NAME),
+    ("blackbox_https", "https://%s/" % RAG_SITE_NAME),
 }
 
 

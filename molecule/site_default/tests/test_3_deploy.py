@@ -64,7 +64,7 @@ def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
 
 
 def test_rollback_puts_each_host_back_on_its_previous_version(tmp_path):
-    proc, load, failed = _deploy(tmp_path, "rollback 2 to 1", "-vvv", apps_rollback="true")
+    proc, load, failed = _deploy(tmp_path, "rollback 2 to 1", "-vvv", apps_rollback="true", apps_only="chat")
     assert proc.returncode == 0, proc.stdout[-3000:]
     # At the most verbose, the output names no secret of the inventory.
     assert "TASK [aiplatform.infra.apps : Run the container - app-chat 1]" in proc.stdout

@@ -1,14 +1,15 @@
 """The rag app, blue-green on its one host (st-app: blue on 8090, green on
-8091), through the edge's rag site under load, in order: version 1 switches
-to 2 with no failed request; a broken version 3 never answers and 2 serves
-on; version 1 as a canary at 10 % gets its share of 1,000 requests; the
-next deploy finishes the switch to 1 without starting a container.
+8091), through the edge's rag site under load, in order: a --check deploy
+of version 2 changes nothing; version 1 switches to 2 with no failed
+request; a broken version 3 never answers and 2 serves on; version 1 as a
+canary at 10 % gets its share of 1,000 requests; the next deploy finishes
+the switch to 1 without starting a container.
 """
 
 import json
 
-from lab import ADDRESS, RAG_SITE_CERT, RAG_SITE_NAME, deploy_under_load, edge_load
-from scenario_runs import host
+from lab import ADDRESS, DEPLOY, RAG_SITE_CERT, RAG_SITE_NAME, deploy_under_load, edge_load
+from scenario_runs import host, playbook
 
 MIN_REQUESTS = 1000
 COLOURS = {"blue": 8090, "green": 8091}
@@ -24,10 +25,23 @@ def _colours():
     return found
 
 
+def _started(container):
+    return host("st-app").check_output("docker inspect -f '{{.State.StartedAt}}' %s" % container)
+
+
 def _deploy(tmp_path, what, *args, **extra_vars):
     load = edge_load(tmp_path, RAG_SITE_NAME, RAG_SITE_CERT, MIN_REQUESTS)
     proc, failed = deploy_under_load(load, what, *args, **extra_vars)
     return proc, load, failed
+
+
+def test_a_deploy_in_check_mode_starts_and_switches_nothing():
+    assert _colours() == {"blue": "1", "green": None}
+    started = _started("app-rag-blue")
+    proc = playbook(DEPLOY, "--check", lab_rag_version=2)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert _colours() == {"blue": "1", "green": None}
+    assert _started("app-rag-blue") == started
 
 
 def test_blue_green_from_1_to_2_on_one_host_drops_no_request(tmp_path):
@@ -48,10 +62,6 @@ def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
     assert not failed, failed[:10]
     assert {r[2] for r in load.results} == {"2"}
     assert _colours() == {"blue": None, "green": "2"}
-
-
-def _started(container):
-    return host("st-app").check_output("docker inspect -f '{{.State.StartedAt}}' %s" % container)
 
 
 def test_a_canary_gets_its_share_and_the_next_deploy_finishes_the_switch(tmp_path):

@@ -104,6 +104,15 @@ def test_resolve_all_keeps_the_hosts_apps_and_refuses_a_name_twice():
         resolve_all({'name': 'chat'}, PRESETS)
 
 
+def test_only_the_apps_named():
+    services = [app(port=80), app(name='rag', port=81), app(name='llm', preset='llm')]
+    assert [s['name'] for s in resolve_all(services, PRESETS, ['app'], ['rag'])] == ['rag']
+    assert [s['name'] for s in resolve_all(services, PRESETS, None, 'chat, llm')] == ['chat', 'llm']
+    assert len(resolve_all(services, PRESETS, None, [])) == 3
+    with pytest.raises(AppsError, match='apps_only names no app called nope \\(apps: chat, rag, llm\\)'):
+        resolve_all(services, PRESETS, None, 'rag,nope')
+
+
 def test_a_blue_green_app_has_a_container_and_a_port_per_colour():
     rolling = resolve(app(port=80), PRESETS)
     assert (rolling['strategy'], rolling['ports'], rolling['colours']) == ('rolling', [80], {})
