@@ -27,12 +27,6 @@ def _served_versions():
             for name in ("st-app", "st-app2")}
 
 
-def _deploy(tmp_path, what, *args, **extra_vars):
-    load = edge_load(tmp_path, SITE_NAME, SITE_CERT, MIN_REQUESTS)
-    proc, failed = deploy_under_load(load, what, *args, **extra_vars)
-    return proc, load, failed
-
-
 def test_the_apps_published_port_answers_the_edge_alone():
     """Docker publishes the port past the input chain: the base role's forward rules keep others out."""
     probe = "curl -s -m 3 -o /dev/null -w %%{http_code} http://%s:8080/health" % ADDRESS["st-app"]
@@ -44,7 +38,8 @@ def test_the_apps_published_port_answers_the_edge_alone():
 
 def test_rolling_update_from_1_to_2_drops_no_request(tmp_path):
     assert _served_versions() == {"st-app": "1", "st-app2": "1"}
-    proc, load, failed = _deploy(tmp_path, "rolling 1 to 2", lab_chat_version=2)
+    load = edge_load(tmp_path, SITE_NAME, SITE_CERT, MIN_REQUESTS)
+    proc, failed = deploy_under_load(load, "rolling 1 to 2", lab_chat_version=2)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert not failed, failed[:10]
     assert len(load.results) >= MIN_REQUESTS
@@ -53,8 +48,9 @@ def test_rolling_update_from_1_to_2_drops_no_request(tmp_path):
 
 
 def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
-    proc, load, failed = _deploy(tmp_path, "broken 3", lab_chat_version=3,
-                                 apps_health_retries=3, apps_health_delay=1)
+    load = edge_load(tmp_path, SITE_NAME, SITE_CERT, MIN_REQUESTS)
+    proc, failed = deploy_under_load(load, "broken 3", lab_chat_version=3,
+                                     apps_health_retries=3, apps_health_delay=1)
     assert proc.returncode != 0
     assert ("chat 3 failed on st-app: its health check GET http://127.0.0.1:8080/health answered 503 "
             "(wanted 200). Version 2 serves again.") in proc.stdout, proc.stdout[-3000:]
@@ -64,7 +60,8 @@ def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
 
 
 def test_rollback_puts_each_host_back_on_its_previous_version(tmp_path):
-    proc, load, failed = _deploy(tmp_path, "rollback 2 to 1", "-vvv", apps_rollback="true", apps_only="chat")
+    load = edge_load(tmp_path, SITE_NAME, SITE_CERT, MIN_REQUESTS)
+    proc, failed = deploy_under_load(load, "rollback 2 to 1", "-vvv", apps_rollback="true", apps_only="chat")
     assert proc.returncode == 0, proc.stdout[-3000:]
     # At the most verbose, the output names no secret of the inventory.
     assert "TASK [aiplatform.infra.apps : Run the container - app-chat 1]" in proc.stdout

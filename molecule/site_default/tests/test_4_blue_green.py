@@ -29,12 +29,6 @@ def _started(container):
     return host("st-app").check_output("docker inspect -f '{{.State.StartedAt}}' %s" % container)
 
 
-def _deploy(tmp_path, what, *args, **extra_vars):
-    load = edge_load(tmp_path, RAG_SITE_NAME, RAG_SITE_CERT, MIN_REQUESTS)
-    proc, failed = deploy_under_load(load, what, *args, **extra_vars)
-    return proc, load, failed
-
-
 def test_a_deploy_in_check_mode_starts_and_switches_nothing():
     assert _colours() == {"blue": "1", "green": None}
     started = _started("app-rag-blue")
@@ -46,7 +40,8 @@ def test_a_deploy_in_check_mode_starts_and_switches_nothing():
 
 def test_blue_green_from_1_to_2_on_one_host_drops_no_request(tmp_path):
     assert _colours() == {"blue": "1", "green": None}
-    proc, load, failed = _deploy(tmp_path, "blue-green 1 to 2", lab_rag_version=2)
+    load = edge_load(tmp_path, RAG_SITE_NAME, RAG_SITE_CERT, MIN_REQUESTS)
+    proc, failed = deploy_under_load(load, "blue-green 1 to 2", lab_rag_version=2)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert not failed, failed[:10]
     assert {r[2] for r in load.results} == {"1", "2"}
@@ -54,8 +49,9 @@ def test_blue_green_from_1_to_2_on_one_host_drops_no_request(tmp_path):
 
 
 def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
-    proc, load, failed = _deploy(tmp_path, "blue-green broken 3", lab_rag_version=3,
-                                 apps_health_retries=3, apps_health_delay=1)
+    load = edge_load(tmp_path, RAG_SITE_NAME, RAG_SITE_CERT, MIN_REQUESTS)
+    proc, failed = deploy_under_load(load, "blue-green broken 3", lab_rag_version=3,
+                                     apps_health_retries=3, apps_health_delay=1)
     assert proc.returncode != 0
     assert ("rag 3 failed on st-app (blue): its health check GET http://127.0.0.1:8090/health answered 503 "
             "(wanted 200). It received no traffic; version 2 (green) serves on.") in proc.stdout, proc.stdout[-3000:]
@@ -65,7 +61,8 @@ def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
 
 
 def test_a_canary_gets_its_share_and_the_next_deploy_finishes_the_switch(tmp_path):
-    proc, load, failed = _deploy(tmp_path, "canary of 1", lab_rag_version=1, apps_canary_percent=10)
+    load = edge_load(tmp_path, RAG_SITE_NAME, RAG_SITE_CERT, MIN_REQUESTS)
+    proc, failed = deploy_under_load(load, "canary of 1", lab_rag_version=1, apps_canary_percent=10)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert not failed, failed[:10]
     assert _colours() == {"blue": "1", "green": "2"}
@@ -78,7 +75,8 @@ def test_a_canary_gets_its_share_and_the_next_deploy_finishes_the_switch(tmp_pat
     assert 0.07 <= share <= 0.13, share
     # Promoted: the canary's colour takes every request without a restart; green goes.
     started = _started("app-rag-blue")
-    proc, load, failed = _deploy(tmp_path, "canary promoted", lab_rag_version=1)
+    load = edge_load(tmp_path, RAG_SITE_NAME, RAG_SITE_CERT, MIN_REQUESTS)
+    proc, failed = deploy_under_load(load, "canary promoted", lab_rag_version=1)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert not failed, failed[:10]
     assert _colours() == {"blue": "1", "green": None}
