@@ -30,7 +30,8 @@ def chat_request(site_name, api_key, stream):
 class EdgeLoad:
     """Requests through the edge on threads until stopped and min_requests are done.
 
-    results holds (kind, seconds, the X-App-Version that answered, error or None).
+    results holds (kind, seconds, the X-App-Version that answered, error or None, the time it began
+    (time.time(), comparable with the lab hosts' clocks, which are this machine's)).
     """
 
     def __init__(self, address, site_name, api_key, cafile, min_requests=3000, rate=60, streamers=4):
@@ -43,7 +44,7 @@ class EdgeLoad:
         self.threads = []
 
     def request(self, stream):
-        started = time.monotonic()
+        began, started = time.time(), time.monotonic()
         version, error = None, None
         try:
             with socket.create_connection((self.address, 443), timeout=TIMEOUT) as raw:
@@ -70,7 +71,7 @@ class EdgeLoad:
         except (OSError, ValueError) as exc:
             error = "%s: %s" % (type(exc).__name__, exc)
         with self.lock:
-            self.results.append(("stream" if stream else "plain", time.monotonic() - started, version, error))
+            self.results.append(("stream" if stream else "plain", time.monotonic() - started, version, error, began))
 
     def _enough(self):
         return self.done.is_set() and len(self.results) >= self.min_requests

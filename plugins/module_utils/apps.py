@@ -26,7 +26,7 @@ GPU_MODES = ('runtime', 'cdi')
 KEYS = frozenset((
     'name', 'preset', 'version', 'image', 'image_archive', 'port', 'host_port', 'health', 'env',
     'secrets', 'volumes', 'memory', 'cpus', 'gpus', 'groups', 'command', 'reach_from', 'user', 'strategy',
-    'green_port',
+    'green_port', 'migrate',
 ))
 # How a new version replaces the running one: host by host behind the edge,
 # or beside it on each host (blue on host_port, green on green_port) and
@@ -49,6 +49,17 @@ def _port(service, key):
     if isinstance(value, bool) or not str(value).isdigit() or not 0 < int(value) < 65536:
         raise AppsError("app %s: %s must be a port number (1-65535), not %r" % (service['name'], key, value))
     return int(value)
+
+
+def _flag(service, key):
+    """A yes/no key: a boolean, or its text as -e gives it (true, false, yes, no)."""
+    value = service.get(key)
+    text = str(value).strip().lower()
+    if value in (None, '') or text in ('false', 'no'):
+        return False
+    if text in ('true', 'yes'):
+        return True
+    raise AppsError("app %s: %s must be true or false, not %r" % (service['name'], key, value))
 
 
 def _gpus(service):
@@ -133,6 +144,10 @@ def resolve(service, presets):
                                  for colour, port in zip(COLOURS, merged['ports']))
     elif merged.get('green_port') is not None:
         raise AppsError("app %s: green_port is for strategy blue_green" % name)
+    merged['migrate'] = _flag(merged, 'migrate')
+    if merged['migrate'] and merged['strategy'] != 'rolling':
+        raise AppsError("app %s: migrate (every instance stopped, then the new version alone) is for strategy "
+                        "rolling; blue_green runs both versions at once" % name)
     health = dict({'path': '/health', 'status': 200}, **(merged.get('health') or {}))
     if not str(health['path']).startswith('/'):
         raise AppsError("app %s: health.path must start with '/', not %r" % (name, health['path']))

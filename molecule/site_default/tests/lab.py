@@ -1,6 +1,7 @@
 """What the scenario's tests share: the hosts, the app's DSN and secrets, waiting, deploys under load
 (hosts, SQL and playbook runs: scenario_runs)."""
 
+import json
 import os
 import time
 
@@ -38,6 +39,13 @@ def wait_until(check, seconds=30, step=1):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(step)
+
+
+def served_versions():
+    """Each host's running version of the chat app, by its health check, asked from the edge."""
+    edge = host("st-edge")
+    return {name: json.loads(edge.check_output("curl -sf http://%s:8080/health" % ADDRESS[name]))["version"]
+            for name in ("st-app", "st-app2")}
 
 
 def site_cafile(tmp_path, cert):

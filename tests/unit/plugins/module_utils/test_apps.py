@@ -79,6 +79,9 @@ def test_an_archive_is_checked_and_named_by_its_digest():
     (app(port=80, strategy='blue_green', green_port=80), 'app chat: green_port must differ from host_port (80)'),
     (app(port=80, strategy='blue_green', green_port=0), 'app chat: green_port must be a port number'),
     (app(port=80, green_port=81), 'app chat: green_port is for strategy blue_green'),
+    (app(port=80, migrate='sometimes'), "app chat: migrate must be true or false, not 'sometimes'"),
+    (app(port=80, strategy='blue_green', migrate=True), 'app chat: migrate (every instance stopped, then the new '
+                                                        'version alone) is for strategy rolling'),
 ])
 def test_errors_name_the_app_and_the_key(service, message):
     with pytest.raises(AppsError, match=None) as caught:
@@ -111,6 +114,14 @@ def test_only_the_apps_named():
     assert len(resolve_all(services, PRESETS, None, [])) == 3
     with pytest.raises(AppsError, match='apps_only names no app called nope \\(apps: chat, rag, llm\\)'):
         resolve_all(services, PRESETS, None, 'rag,nope')
+
+
+@pytest.mark.parametrize('value, migrate', [
+    (None, False), ('', False), (False, False), ('false', False), ('No', False),
+    (True, True), ('true', True), ('True', True), ('yes', True),
+])
+def test_migrate_is_a_flag_as_yaml_or_an_extra_var_gives_it(value, migrate):
+    assert resolve(app(port=80, migrate=value), PRESETS)['migrate'] is migrate
 
 
 def test_a_blue_green_app_has_a_container_and_a_port_per_colour():

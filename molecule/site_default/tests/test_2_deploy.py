@@ -12,39 +12,30 @@ certificate, so that any reset, non-2xx or truncated response counts as a
 failure.
 """
 
-import json
-
-from lab import ADDRESS, API_KEY, CHAT_TOKEN, SITE_CERT, SITE_NAME, deploy_under_load, edge_load
+from lab import ADDRESS, API_KEY, CHAT_TOKEN, SITE_CERT, SITE_NAME, deploy_under_load, edge_load, served_versions
 from scenario_runs import host, quote
 
 MIN_REQUESTS = 3000
-
-
-def _served_versions():
-    """Each app host's running version, by its health check, asked from the edge."""
-    edge = host("st-edge")
-    return {name: json.loads(edge.check_output("curl -sf http://%s:8080/health" % ADDRESS[name]))["version"]
-            for name in ("st-app", "st-app2")}
 
 
 def test_the_apps_published_port_answers_the_edge_alone():
     """Docker publishes the port past the input chain: the base role's forward rules keep others out."""
     probe = "curl -s -m 3 -o /dev/null -w %%{http_code} http://%s:8080/health" % ADDRESS["st-app"]
     assert host("st-edge").run(probe).stdout == "200"
-    for name in ("st-db2", "st-app2"):  # st-db1 is down since the failover drill
+    for name in ("st-db1", "st-db2", "st-app2"):
         refused = host(name).run(probe)
         assert refused.rc == 28 and refused.stdout == "000", (name, refused.rc, refused.stdout)
 
 
 def test_rolling_update_from_1_to_2_drops_no_request(tmp_path):
-    assert _served_versions() == {"st-app": "1", "st-app2": "1"}
+    assert served_versions() == {"st-app": "1", "st-app2": "1"}
     load = edge_load(tmp_path, SITE_NAME, SITE_CERT, MIN_REQUESTS)
     proc, failed = deploy_under_load(load, "rolling 1 to 2", lab_chat_version=2)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert not failed, failed[:10]
     assert len(load.results) >= MIN_REQUESTS
     assert {r[2] for r in load.results} == {"1", "2"}
-    assert _served_versions() == {"st-app": "2", "st-app2": "2"}
+    assert served_versions() == {"st-app": "2", "st-app2": "2"}
 
 
 def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
@@ -56,7 +47,7 @@ def test_a_broken_version_3_never_answers_and_2_serves_on(tmp_path):
             "(wanted 200). Version 2 serves again.") in proc.stdout, proc.stdout[-3000:]
     assert not failed, failed[:10]
     assert {r[2] for r in load.results} == {"2"}
-    assert _served_versions() == {"st-app": "2", "st-app2": "2"}
+    assert served_versions() == {"st-app": "2", "st-app2": "2"}
 
 
 def test_rollback_puts_each_host_back_on_its_previous_version(tmp_path):
@@ -68,7 +59,7 @@ def test_rollback_puts_each_host_back_on_its_previous_version(tmp_path):
     assert CHAT_TOKEN not in proc.stdout and API_KEY not in proc.stdout
     assert not failed, failed[:10]
     assert {r[2] for r in load.results} == {"1", "2"}
-    assert _served_versions() == {"st-app": "1", "st-app2": "1"}
+    assert served_versions() == {"st-app": "1", "st-app2": "1"}
 
 
 def test_the_apps_secret_reaches_its_process_from_its_file_alone():
