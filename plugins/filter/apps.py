@@ -20,6 +20,8 @@ from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
     AppsError,
     colours_in_use,
     container_start,
+    database_url,
+    databases,
     device_requests,
     firewall_rules,
     resolve_all,
@@ -68,8 +70,20 @@ def app_firewall_rules(services):
 
 
 @_filter
+def app_databases(services):
+    """The postgresql role's users, databases and pg_hba rules for the apps that have a database."""
+    return databases(services, _presets())
+
+
+@_filter
+def app_database_url(service, address, port=5432):
+    """A resolved app's connection URL to its database on address:port (verify-full against the mounted CA)."""
+    return database_url(service, address, port)
+
+
+@_filter
 def app_container_start(service, image_config=None):
-    """How an app's container starts (entrypoint, command, secrets mount and owner), given its image's Config."""
+    """How an app's container starts (entrypoint, command, secrets and CA mounts, owner), given its image's Config."""
     return container_start(service, image_config)
 
 
@@ -86,5 +100,7 @@ class FilterModule(object):
             'app_upstream': app_upstream,
             'app_firewall_rules': app_firewall_rules,
             'app_container_start': app_container_start,
+            'app_databases': app_databases,
+            'app_database_url': app_database_url,
             'app_colours': app_colours,
         }

@@ -16,6 +16,11 @@ __metaclass__ = type
 
 import re
 
+try:
+    from urllib.parse import quote
+except ImportError:  # Python 2, as ansible-test's compile check runs it
+    from urllib import quote
+
 from ansible_collections.aiplatform.infra.plugins.module_utils.firewall import inventory_addresses
 
 NAME = re.compile(r'^[a-z][a-z0-9-]{0,40}$')
@@ -26,8 +31,14 @@ GPU_MODES = ('runtime', 'cdi')
 KEYS = frozenset((
     'name', 'preset', 'version', 'image', 'image_archive', 'port', 'host_port', 'health', 'env',
     'secrets', 'volumes', 'memory', 'cpus', 'gpus', 'groups', 'command', 'reach_from', 'user', 'strategy',
-    'green_port', 'migrate',
+    'green_port', 'migrate', 'database',
 ))
+# A PostgreSQL identifier the role makes without quoting.
+PG_NAME = re.compile(r'^[a-z_][a-z0-9_]{0,62}$')
+DATABASE_KEYS = frozenset(('name', 'user', 'password', 'extensions', 'env'))
+# Where a container finds the platform CA that its database connection
+# checks the server against (sslmode=verify-full), mounted read-only.
+DATABASE_CA_FILE = '/run/aiplatform/postgresql-ca.crt'
 # How a new version replaces the running one: host by host behind the edge,
 # or beside it on each host (blue on host_port, green on green_port) and
 # switched at the edge.
@@ -60,6 +71,41 @@ def _flag(service, key):
     if text in ('true', 'yes'):
         return True
     raise AppsError("app %s: %s must be true or false, not %r" % (service['name'], key, value))
+
+
+def _database(service):
+    """``database`` as {name, user, password, extensions, env}, or None: the app's own PostgreSQL role and database.
+
+    name and user default to the app's name with '-' as '_'; env (the
+    variable that gets the connection URL, in the secrets file) to
+    DATABASE_URL.
+    """
+    name, database = service['name'], service.get('database')
+    if database in (None, {}):
+        return None
+    if not isinstance(database, dict):
+        raise AppsError("app %s: database must be a dict with at least password, not a %s"
+                        % (name, type(database).__name__))
+    unknown = sorted(set(database) - DATABASE_KEYS)
+    if unknown:
+        raise AppsError("app %s: database has unknown keys %s (known: %s)"
+                        % (name, ', '.join(unknown), ', '.join(sorted(DATABASE_KEYS))))
+    default = name.replace('-', '_')
+    found = {'name': database.get('name') or default, 'user': database.get('user') or default,
+             'password': database.get('password'), 'env': database.get('env') or 'DATABASE_URL',
+             'extensions': database.get('extensions') or []}
+    for key in ('name', 'user'):
+        if not isinstance(found[key], str) or not PG_NAME.match(found[key]):
+            raise AppsError("app %s: database.%s %r: lower-case letters, digits and '_', at most 63"
+                            % (name, key, found[key]))
+    if not isinstance(found['password'], str) or not found['password']:
+        raise AppsError("app %s: database.password is required (a string; vault it)" % name)
+    if not isinstance(found['extensions'], list) or not all(isinstance(e, str) and e for e in found['extensions']):
+        raise AppsError("app %s: database.extensions must be a list of extension names, not %r"
+                        % (name, found['extensions']))
+    if not isinstance(found['env'], str) or not ENV_NAME.match(found['env']):
+        raise AppsError("app %s: database.env %r is not an environment variable name" % (name, found['env']))
+    return found
 
 
 def _gpus(service):
@@ -163,6 +209,10 @@ def resolve(service, presets):
     clash = sorted(set(merged['secrets']) & set(merged['env']))
     if clash:
         raise AppsError("app %s: %s both in env and in secrets" % (name, ', '.join(clash)))
+    merged['database'] = _database(merged)
+    if merged['database'] and merged['database']['env'] in set(merged['secrets']) | set(merged['env']):
+        raise AppsError("app %s: %s is its database's connection URL (database.env), not in env or secrets too"
+                        % (name, merged['database']['env']))
     _check_env(name, 'env', merged['env'], show=True)
     _check_env(name, 'secrets', merged['secrets'], show=False)
     merged['env'] = dict((k, _env_value(v)) for k, v in merged['env'].items())
@@ -284,8 +334,37 @@ def firewall_rules(services, presets):
             for s in resolve_all(services, presets)]
 
 
+def databases(services, presets):
+    """The postgresql role's users, databases and pg_hba rules for the apps that have a database.
+
+    Each app's role owns its database alone and may connect to it from the
+    app's hosts (its groups) only.
+    """
+    found = {'users': [], 'databases': [], 'hba_rules': []}
+    for service in resolve_all(services, presets):
+        database = service['database']
+        if database is None:
+            continue
+        found['users'].append({'name': database['user'], 'password': database['password']})
+        found['databases'].append({'name': database['name'], 'owner': database['user'],
+                                   'extensions': list(database['extensions'])})
+        found['hba_rules'].append({'databases': [database['name']], 'users': [database['user']],
+                                   'hosts': list(service['groups'])})
+    return found
+
+
+def database_url(service, address, port):
+    """The app's libpq URL to its database on address:port, over TLS checked against the mounted platform CA."""
+    database = service['database']
+    if database is None:
+        raise AppsError("app %s has no database" % service['name'])
+    host = '[%s]' % address if ':' in address else address
+    return 'postgresql://%s:%s@%s:%d/%s?sslmode=verify-full&sslrootcert=%s' % (
+        database['user'], quote(database['password'], safe=''), host, int(port), database['name'], DATABASE_CA_FILE)
+
+
 def container_start(service, image_config):
-    """How the container starts: entrypoint, command, where its secrets file is mounted and the uid that owns it.
+    """How the container starts: entrypoint, command, where its secrets file and CA are mounted, the uid that owns them.
 
     Without secrets, the image's own entry point and the service's command
     (None: the image's). With secrets, ``/bin/sh`` sources the mounted
@@ -294,12 +373,14 @@ def container_start(service, image_config):
     needs a shell, and the file belongs to the user the container runs as
     (``user``, else the image's), which must be numeric. ``image_config`` is
     the image's ``Config`` (None when the image is not on the host yet, as
-    in check mode).
+    in check mode). An app with a database has a secrets file (its
+    connection URL is a secret) and the platform CA mounted (``ca_mount``).
     """
     name = service['name']
     command = list(service['command']) if service.get('command') else None
-    if not service['secrets']:
-        return {'entrypoint': None, 'command': command, 'mount': None, 'owner': 0}
+    ca_mount = DATABASE_CA_FILE if service.get('database') else None
+    if not service['secrets'] and not service.get('database'):
+        return {'entrypoint': None, 'command': command, 'mount': None, 'ca_mount': None, 'owner': 0}
     config = image_config or {}
     user = service['user'] if service['user'] is not None else (config.get('User') or '')
     uid = user.split(':')[0]
@@ -310,7 +391,8 @@ def container_start(service, image_config):
     if not run and image_config is not None:
         raise AppsError("app %s: its image %s has neither an entry point nor a command, and the app gives no "
                         "command" % (name, service['image']))
-    return {'entrypoint': list(SECRETS_ENTRYPOINT), 'command': run, 'mount': SECRETS_FILE, 'owner': int(uid or 0)}
+    return {'entrypoint': list(SECRETS_ENTRYPOINT), 'command': run, 'mount': SECRETS_FILE, 'ca_mount': ca_mount,
+            'owner': int(uid or 0)}
 
 
 def colours_in_use(service, containers, recorded, version):

@@ -22,12 +22,13 @@ PG_CA = "/etc/postgresql/aiplatform-tls/ca.crt"
 APP_DSN = ("host=%s dbname=app user=app password=lab-app-password sslmode=verify-full "
            "sslrootcert=/tmp/pg-ca.crt connect_timeout=3")
 
-# The lab's secrets, from its inventory: the chat app's token and the key
-# the edge asks for on the model APIs.
+# The lab's secrets, from its inventory: the chat app's token and database
+# password, and the key the edge asks for on the model APIs.
 with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "..", "..", "inventories", "lab", "group_vars",
                        "all.yml"), encoding="utf-8") as _vars:
     _LAB = yaml.safe_load(_vars)
 CHAT_TOKEN = _LAB["lab_chat_token"]
+CHAT_DB_PASSWORD = _LAB["lab_chat_db_password"]
 API_KEY = _LAB["lab_api_key"]
 
 

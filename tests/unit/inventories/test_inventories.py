@@ -15,7 +15,7 @@ PLAYBOOK_VARS = {"health_check_http", "health_check_tcp", "health_check_systemd"
                  "health_check_redis"}
 # The lab's own, read by its playbooks (playbooks/lab: the stand-in app's images), and its secrets.
 LAB_VARS = {"lab_images_dir", "lab_standin_image", "lab_chat_version", "lab_rag_version", "lab_chat_token",
-            "lab_api_key"}
+            "lab_api_key", "lab_chat_migrate", "lab_chat_db_password", "lab_rag_db_password"}
 SECRETS = re.compile(r"(password|secret|passphrase|access_key|api_url|bcrypt)")
 
 

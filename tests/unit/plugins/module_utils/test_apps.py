@@ -9,10 +9,13 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
+    DATABASE_CA_FILE,
     SECRETS_FILE,
     AppsError,
     colours_in_use,
     container_start,
+    database_url,
+    databases,
     device_requests,
     firewall_rules,
     resolve,
@@ -79,6 +82,15 @@ def test_an_archive_is_checked_and_named_by_its_digest():
     (app(port=80, strategy='blue_green', green_port=80), 'app chat: green_port must differ from host_port (80)'),
     (app(port=80, strategy='blue_green', green_port=0), 'app chat: green_port must be a port number'),
     (app(port=80, green_port=81), 'app chat: green_port is for strategy blue_green'),
+    (app(port=80, database='chat'), 'app chat: database must be a dict with at least password, not a str'),
+    (app(port=80, database={'password': 'p', 'host': 'x'}), 'app chat: database has unknown keys host'),
+    (app(port=80, database={'password': ''}), 'app chat: database.password is required'),
+    (app(port=80, database={'password': 'p', 'name': 'Chat'}), "app chat: database.name 'Chat': lower-case"),
+    (app(port=80, database={'password': 'p', 'user': 'a-b'}), "app chat: database.user 'a-b'"),
+    (app(port=80, database={'password': 'p', 'extensions': 'vector'}), 'database.extensions must be a list'),
+    (app(port=80, database={'password': 'p', 'env': 'DB URL'}), "database.env 'DB URL' is not an environment"),
+    (app(port=80, database={'password': 'p'}, secrets={'DATABASE_URL': 'x'}),
+     "app chat: DATABASE_URL is its database's connection URL (database.env), not in env or secrets too"),
     (app(port=80, migrate='sometimes'), "app chat: migrate must be true or false, not 'sometimes'"),
     (app(port=80, strategy='blue_green', migrate=True), 'app chat: migrate (every instance stopped, then the new '
                                                         'version alone) is for strategy rolling'),
@@ -208,7 +220,7 @@ IMAGE = {'Entrypoint': ['/bin/ollama'], 'Cmd': ['serve'], 'User': ''}
 
 def test_without_secrets_the_image_starts_as_it_would():
     start = container_start(resolve(app(port=80, command=['serve', '-v']), PRESETS), IMAGE)
-    assert start == {'entrypoint': None, 'command': ['serve', '-v'], 'mount': None, 'owner': 0}
+    assert start == {'entrypoint': None, 'command': ['serve', '-v'], 'mount': None, 'ca_mount': None, 'owner': 0}
 
 
 def test_secrets_are_sourced_by_a_shell_before_the_images_own_entry_point():
@@ -272,3 +284,33 @@ def test_colours_in_use(containers, recorded, version, expected):
 def test_a_rolling_app_has_no_colours():
     with pytest.raises(AppsError, match='app chat: strategy rolling has no colours'):
         colours_in_use(resolve(app(port=80), PRESETS), {}, None, '1')
+
+
+def test_an_apps_database_is_its_own_role_and_database_reached_from_its_hosts_alone():
+    services = [app(name='open-webui', port=80, database={'password': 'pw', 'extensions': ['vector']}),
+                app(name='rag', port=81, groups=['rag'], database={'password': 'pw2', 'name': 'docs', 'user': 'ragger'}),
+                app(name='plain', port=82)]
+    assert databases(services, PRESETS) == {
+        'users': [{'name': 'open_webui', 'password': 'pw'}, {'name': 'ragger', 'password': 'pw2'}],
+        'databases': [{'name': 'open_webui', 'owner': 'open_webui', 'extensions': ['vector']},
+                      {'name': 'docs', 'owner': 'ragger', 'extensions': []}],
+        'hba_rules': [{'databases': ['open_webui'], 'users': ['open_webui'], 'hosts': ['app']},
+                      {'databases': ['docs'], 'users': ['ragger'], 'hosts': ['rag']}],
+    }
+    assert databases([app(port=80)], PRESETS) == {'users': [], 'databases': [], 'hba_rules': []}
+
+
+def test_the_database_url_checks_the_server_against_the_mounted_ca_and_encodes_the_password():
+    service = resolve(app(port=80, database={'password': 'p@ss/w:rd %'}), PRESETS)
+    assert database_url(service, '10.0.0.21', 5432) == (
+        'postgresql://chat:p%40ss%2Fw%3Ard%20%25@10.0.0.21:5432/chat?sslmode=verify-full&sslrootcert='
+        + DATABASE_CA_FILE)
+    assert '@[fd00::21]:6432/chat?' in database_url(service, 'fd00::21', 6432)
+    with pytest.raises(AppsError, match='app chat has no database'):
+        database_url(resolve(app(port=80), PRESETS), '10.0.0.21', 5432)
+
+
+def test_an_app_with_a_database_reads_a_secrets_file_and_gets_the_ca_mounted():
+    start = container_start(resolve(app(port=80, database={'password': 'pw'}), PRESETS), IMAGE)
+    assert (start['mount'], start['ca_mount']) == (SECRETS_FILE, DATABASE_CA_FILE)
+    assert start['entrypoint'][:2] == ['/bin/sh', '-c']
