@@ -95,11 +95,13 @@ def test_each_app_reaches_its_own_database_over_verified_tls_and_no_other():
     url = _environ("app-chat")["DATABASE_URL"]
     assert url.startswith("postgresql://chat:") and "/chat?sslmode=verify-full&sslrootcert=" in url, "no URL"
     ca_inside, ca_here = "/run/aiplatform/postgresql-ca.crt", "/etc/aiplatform-apps/chat/postgresql-ca.crt"
-    assert app.check_output("docker exec app-chat cat %s" % ca_inside) == app.check_output("cat %s" % ca_here)
+    inside = app.check_output("docker exec app-chat /usr/bin/python3 -c %s"
+                              % quote("print(open(%r).read(), end='')" % ca_inside))
+    assert inside == app.check_output("cat %s" % ca_here) and "BEGIN CERTIFICATE" in inside
     # From the host, with the file the container has mounted.
     here = url.replace(ca_inside, ca_here)
     session = "SELECT current_user || ' ' || current_database() || ' ' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
-    assert app.check_output("psql %s -XAtc %s" % (quote(here), quote(session))) == "chat chat t"
+    assert app.check_output("psql %s -XAtc %s" % (quote(here), quote(session))) == "chat chat true"
     refused = app.run("psql %s -XAtc 'SELECT 1'" % quote(here.replace("/chat?", "/rag?")))
     assert refused.rc == 2 and 'user "chat", database "rag"' in refused.stderr, refused.stderr
     # A server the CA did not sign is refused: the client checks it.
