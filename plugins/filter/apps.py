@@ -24,6 +24,7 @@ from ansible_collections.aiplatform.infra.plugins.module_utils.apps import (
     databases,
     device_requests,
     firewall_rules,
+    hosts_of,
     resolve_all,
     upstream_servers,
 )
@@ -64,6 +65,12 @@ def app_upstream(services, name, groups, hostvars, host=None, colour=None):
 
 
 @_filter
+def app_hosts(service, groups):
+    """The inventory hosts a resolved app runs on (its groups'), in inventory order, each once."""
+    return hosts_of(service, groups)
+
+
+@_filter
 def app_firewall_rules(services):
     """The firewall rules (the base role's form) that let only each app's reach_from reach its published port."""
     return firewall_rules(services, _presets())
@@ -98,6 +105,7 @@ class FilterModule(object):
         return {
             'apps_resolve': apps_resolve,
             'app_upstream': app_upstream,
+            'app_hosts': app_hosts,
             'app_firewall_rules': app_firewall_rules,
             'app_container_start': app_container_start,
             'app_databases': app_databases,

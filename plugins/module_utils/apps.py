@@ -16,6 +16,8 @@ __metaclass__ = type
 
 import re
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 try:
     from urllib.parse import quote
 except ImportError:  # Python 2, as ansible-test's compile check runs it
@@ -63,14 +65,12 @@ def _port(service, key):
 
 
 def _flag(service, key):
-    """A yes/no key: a boolean, or its text as -e gives it (true, false, yes, no)."""
+    """A yes/no key as Ansible reads one (a boolean, or its text as -e gives it); false when left out."""
     value = service.get(key)
-    text = str(value).strip().lower()
-    if value in (None, '') or text in ('false', 'no'):
-        return False
-    if text in ('true', 'yes'):
-        return True
-    raise AppsError("app %s: %s must be true or false, not %r" % (service['name'], key, value))
+    try:
+        return value not in (None, '') and boolean(value, strict=True)
+    except TypeError:
+        raise AppsError("app %s: %s must be true or false, not %r" % (service['name'], key, value))
 
 
 def _database(service):

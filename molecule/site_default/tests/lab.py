@@ -70,3 +70,13 @@ def deploy_under_load(load, what, *args, **extra_vars):
     failed = load.report(what)
     print("FIGURE %s: the playbook took %.1f s" % (what, took))
     return proc, failed
+
+
+def deploy_broken(load, what, message, **extra_vars):
+    """A deploy under load of a version that fails its health check (3 tries, 1 s apart): the play fails saying
+    message, no request fails, and version 2 alone answers them."""
+    proc, failed = deploy_under_load(load, what, apps_health_retries=3, apps_health_delay=1, **extra_vars)
+    assert proc.returncode != 0
+    assert message in proc.stdout, proc.stdout[-3000:]
+    assert not failed, failed[:10]
+    assert {r[2] for r in load.results} == {"2"}

@@ -34,3 +34,10 @@ def test_the_edge_sees_the_presets_port():
 def test_errors_become_filter_errors(call):
     with pytest.raises(AnsibleFilterError):
         call()
+
+
+def test_an_apps_hosts_are_its_groups_hosts_once_each():
+    webui = FILTERS['apps_resolve']([{'name': 'webui', 'preset': 'open_webui', 'version': '1', 'image': 'w:1',
+                                      'groups': ['app', 'rag']}])[0]
+    assert FILTERS['app_hosts'](webui, {'app': ['a1', 'a2'], 'rag': ['a2', 'r1'], 'db': ['d1']}) == ['a1', 'a2', 'r1']
+    assert FILTERS['app_hosts'](webui, {'db': ['d1']}) == []
